@@ -1,0 +1,52 @@
+# kro — see README.md. Every target works on a fresh machine with only Go installed.
+SHELL := /usr/bin/env bash
+include hack/versions.env
+
+BIN := $(CURDIR)/bin
+CONTROLLER_GEN := $(BIN)/controller-gen
+export KUBEBUILDER_ASSETS := $(BIN)
+GO_TEST_FLAGS ?=
+
+.PHONY: run test unit integration generate verify-generated controlplane controlplane-all build vet fmt bench
+
+## run: start a local control plane, kro, and the webapp example; Ctrl-C stops everything.
+run: controlplane-all build
+	hack/run.sh
+
+## test: unit tests, generated-files check and integration tests against a real apiserver.
+test: vet verify-generated controlplane
+	go test $(GO_TEST_FLAGS) ./...
+
+## unit: tests that need no control plane.
+unit:
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/integration)
+
+build:
+	go build -o $(BIN)/kro-controller ./cmd/kro-controller
+
+controlplane:
+	hack/build-controlplane.sh envtest
+
+controlplane-all:
+	hack/build-controlplane.sh all
+
+$(CONTROLLER_GEN): hack/versions.env
+	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	@touch $@
+
+## generate: deepcopy and the RGD CRD from api/.
+generate: $(CONTROLLER_GEN)
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+
+## verify-generated: fail when generated files are out of date.
+verify-generated: $(CONTROLLER_GEN)
+	hack/verify-generated.sh
+
+vet:
+	go vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

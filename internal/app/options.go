@@ -1,0 +1,58 @@
+package app
+
+import (
+	"flag"
+	"time"
+)
+
+// Options configure the controller. Field comments state the defaults.
+type Options struct {
+	// Kubeconfig is the path of a kubeconfig; empty uses in-cluster config or $KUBECONFIG.
+	Kubeconfig string
+	// MetricsAddr serves Prometheus metrics. Default ":8078"; "0" disables.
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz. Default ":8079".
+	ProbeAddr string
+	// LeaderElect enables leader election. Default false.
+	LeaderElect bool
+	// LeaderElectionNamespace holds the lease. Default: the namespace kro runs in.
+	LeaderElectionNamespace string
+	// AllowCRDDeletion deletes generated CRDs with their RGD. Default false.
+	AllowCRDDeletion bool
+	// ClientQPS and ClientBurst limit requests to the API server. Default 100 and 150.
+	ClientQPS   float64
+	ClientBurst int
+	// InstanceWorkers is the number of concurrent reconciles per generated kind. Default 10.
+	InstanceWorkers int
+	// RGDWorkers is the number of concurrent RGD reconciles. Default 1.
+	RGDWorkers int
+	// GracefulShutdownTimeout bounds shutdown. Default 30s.
+	GracefulShutdownTimeout time.Duration
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{
+		MetricsAddr:             ":8078",
+		ProbeAddr:               ":8079",
+		ClientQPS:               100,
+		ClientBurst:             150,
+		InstanceWorkers:         10,
+		RGDWorkers:              1,
+		GracefulShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// BindFlags registers the flags (reference kro's names) on fs.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Only required if out-of-cluster.")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "The address the metrics endpoint binds to; \"0\" disables it.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "The address the health probe endpoint binds to.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Enable leader election so that only one controller is active.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election lease.")
+	fs.BoolVar(&o.AllowCRDDeletion, "allow-crd-deletion", o.AllowCRDDeletion, "Delete a generated CRD (and all its instances) when its RGD is deleted.")
+	fs.Float64Var(&o.ClientQPS, "client-qps", o.ClientQPS, "Queries per second to the API server.")
+	fs.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries to the API server.")
+	fs.IntVar(&o.InstanceWorkers, "dynamic-controller-concurrent-reconciles", o.InstanceWorkers, "Concurrent instance reconciles per generated kind.")
+	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", o.RGDWorkers, "Concurrent ResourceGraphDefinition reconciles.")
+}

@@ -1,0 +1,120 @@
+package cel
+
+import (
+	"fmt"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/ext"
+	k8slib "k8s.io/apiserver/pkg/cel/library"
+)
+
+// Default limits of every program.
+const (
+	// DefaultCostLimit bounds the runtime cost of one evaluation (same order as the API
+	// server's per-expression limit).
+	DefaultCostLimit uint64 = 1_000_000
+	// interruptCheckFrequency is how many comprehension iterations run between checks of the
+	// context.
+	interruptCheckFrequency = 100
+)
+
+// Variable declares a variable of the environment with its CEL type.
+type Variable struct {
+	Name string
+	Type *cel.Type
+}
+
+// libraries are the function libraries every kro expression can use (SPEC §3).
+func libraries() []cel.EnvOption {
+	return []cel.EnvOption{
+		cel.OptionalTypes(),
+		ext.Strings(),
+		ext.Lists(),
+		ext.Encoders(),
+		ext.Bindings(),
+		ext.Math(),
+		ext.Sets(),
+		ext.TwoVarComprehensions(),
+		k8slib.URLs(),
+		k8slib.Regex(),
+		k8slib.Lists(),
+		k8slib.Quantity(),
+		k8slib.IP(),
+		k8slib.CIDR(),
+		k8slib.SemverLib(),
+		k8slib.Format(),
+	}
+}
+
+// NewEnv returns an environment with kro's libraries and the given variables.
+func NewEnv(vars ...Variable) (*cel.Env, error) {
+	opts := libraries()
+	for _, v := range vars {
+		opts = append(opts, cel.Variable(v.Name, v.Type))
+	}
+	env, err := cel.NewEnv(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("building CEL environment: %w", err)
+	}
+	return env, nil
+}
+
+// DynVariables declares each name as a dyn-typed variable.
+func DynVariables(names ...string) []Variable {
+	vars := make([]Variable, 0, len(names))
+	for _, n := range names {
+		vars = append(vars, Variable{Name: n, Type: cel.DynType})
+	}
+	return vars
+}
+
+// Program is a compiled, checked expression ready to evaluate.
+type Program struct {
+	// Expression is the source text.
+	Expression string
+	// OutputType is the type the checker inferred.
+	OutputType *cel.Type
+	// References are the top-level variables the expression reads, sorted, each once.
+	References []string
+
+	program cel.Program
+}
+
+// Compile parses, type-checks and plans expr in env.
+func Compile(env *cel.Env, expr string) (*Program, error) {
+	checked, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	prg, err := env.Program(checked,
+		cel.CostLimit(DefaultCostLimit),
+		cel.InterruptCheckFrequency(interruptCheckFrequency),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &Program{
+		Expression: expr,
+		OutputType: checked.OutputType(),
+		References: references(checked.NativeRep(), env),
+		program:    prg,
+	}, nil
+}
+
+// references lists the declared variables an AST reads. Comprehension variables are local and
+// not declared in env, so keeping only declared names filters them out.
+func references(a *ast.AST, env *cel.Env) []string {
+	declared := map[string]bool{}
+	for _, v := range env.Variables() {
+		declared[v.Name()] = true
+	}
+	seen := map[string]bool{}
+	visitor := ast.NewExprVisitor(func(e ast.Expr) {
+		if e.Kind() == ast.IdentKind && declared[e.AsIdent()] {
+			seen[e.AsIdent()] = true
+		}
+	})
+	ast.PreOrderVisit(ast.NavigateAST(a), visitor)
+	return sortedKeys(seen)
+}

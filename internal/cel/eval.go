@@ -1,0 +1,72 @@
+package cel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+)
+
+// ErrDataPending means an expression read data that does not exist yet (a missing key, field
+// or index in an observed object); the caller waits for the next change instead of failing.
+var ErrDataPending = errors.New("data pending")
+
+// Eval runs the program against vars and returns a JSON-safe Go value. It never panics; a
+// missing key or field wraps ErrDataPending.
+func (p *Program) Eval(ctx context.Context, vars map[string]any) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("expression %q panicked: %v", p.Expression, r)
+		}
+	}()
+	val, _, err := p.program.ContextEval(ctx, vars)
+	if err != nil {
+		if isPending(err) {
+			return nil, fmt.Errorf("%w: %v", ErrDataPending, err)
+		}
+		return nil, err
+	}
+	return ToNative(val)
+}
+
+// EvalBool evaluates a boolean program.
+func (p *Program) EvalBool(ctx context.Context, vars map[string]any) (bool, error) {
+	v, err := p.Eval(ctx, vars)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("expression %q returned %T, expected bool", p.Expression, v)
+	}
+	return b, nil
+}
+
+// isPending reports whether an evaluation error comes from data not being there yet.
+func isPending(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "no such key") ||
+		strings.Contains(msg, "no such attribute") ||
+		strings.Contains(msg, "index out of range") ||
+		strings.Contains(msg, "invalid list index")
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// typeName is a readable name of a CEL type for messages.
+func typeName(t *cel.Type) string {
+	if t == nil {
+		return "unknown"
+	}
+	return t.String()
+}

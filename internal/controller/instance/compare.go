@@ -1,0 +1,58 @@
+package instance
+
+import (
+	"k8s.io/apimachinery/pkg/api/equality"
+)
+
+// isSubset reports whether every field of desired has the same value in live, so applying
+// desired would change nothing. Lists must match element by element.
+func isSubset(desired, live any) bool {
+	switch d := desired.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, dv := range d {
+			lv, ok := l[k]
+			if !ok {
+				if dv == nil {
+					continue
+				}
+				return false
+			}
+			if !isSubset(dv, lv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(d) {
+			return false
+		}
+		for i := range d {
+			if !isSubset(d[i], l[i]) {
+				return false
+			}
+		}
+		return true
+	case int64:
+		switch l := live.(type) {
+		case int64:
+			return d == l
+		case float64:
+			return float64(d) == l
+		}
+		return false
+	case float64:
+		switch l := live.(type) {
+		case int64:
+			return d == float64(l)
+		case float64:
+			return d == l
+		}
+		return false
+	}
+	return equality.Semantic.DeepEqual(desired, live)
+}

@@ -1,0 +1,189 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kro-run/kro/internal/conditions"
+	"github.com/kro-run/kro/internal/graph"
+	"github.com/kro-run/kro/internal/metadata"
+)
+
+// Instance states (SPEC §6).
+const (
+	StateActive     = "ACTIVE"
+	StateInProgress = "IN_PROGRESS"
+	StateError      = "ERROR"
+	StateDeleting   = "DELETING"
+)
+
+// Condition types of an instance.
+const (
+	ConditionInstanceManaged = "InstanceManaged"
+	ConditionGraphResolved   = "GraphResolved"
+	ConditionResourcesReady  = "ResourcesReady"
+	ConditionReady           = "Ready"
+)
+
+// Options configure a Reconciler.
+type Options struct {
+	// Client reads through the manager's cache (unstructured objects included) and writes to
+	// the API server. Required.
+	Client client.Client
+	// Recorder emits events on instances. Default: none.
+	Recorder events.EventRecorder
+	// ReconcileTimeout bounds one reconcile. Default 2 minutes.
+	ReconcileTimeout time.Duration
+}
+
+// Reconciler reconciles instances of one kind.
+type Reconciler struct {
+	opts  Options
+	graph atomic.Pointer[graph.Graph]
+}
+
+// New returns a Reconciler serving g's kind.
+func New(g *graph.Graph, opts Options) *Reconciler {
+	if opts.ReconcileTimeout == 0 {
+		opts.ReconcileTimeout = 2 * time.Minute
+	}
+	r := &Reconciler{opts: opts}
+	r.graph.Store(g)
+	return r
+}
+
+// SetGraph makes later reconciles use g.
+func (r *Reconciler) SetGraph(g *graph.Graph) { r.graph.Store(g) }
+
+// Reconcile brings one instance's resources to the desired state.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.ReconcileTimeout)
+	defer cancel()
+	g := r.graph.Load()
+	log := logr.FromContextOrDiscard(ctx)
+
+	inst := &unstructured.Unstructured{}
+	inst.SetGroupVersionKind(g.Instance.GVK)
+	if err := r.opts.Client.Get(ctx, req.NamespacedName, inst); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	gvk := g.Instance.GVK
+	id := metadata.ApplySetID(inst.GetName(), inst.GetNamespace(), gvk.Kind, gvk.Group)
+
+	if inst.GetDeletionTimestamp() != nil {
+		return r.reconcileDelete(ctx, g, inst, id)
+	}
+	if err := r.ensureMetadata(ctx, g, inst, id); err != nil {
+		return ctrl.Result{}, fmt.Errorf("instance metadata: %w", err)
+	}
+
+	st := newStatus(inst)
+	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Managed", "instance is managed by kro")
+	if inst.GetAnnotations()[metadata.ReconcileAnnotation] == metadata.ReconcileSuspended {
+		st.set(ConditionResourcesReady, metav1.ConditionFalse, "ReconciliationSuspended", "reconciliation is suspended by the kro.run/reconcile annotation")
+		st.state = StateInProgress
+		return ctrl.Result{}, r.writeStatus(ctx, inst, st)
+	}
+
+	res := r.sync(ctx, g, inst, id)
+	st.apply(res)
+	if err := r.writeStatus(ctx, inst, st); err != nil {
+		return ctrl.Result{}, err
+	}
+	if res.err != nil && !res.permanent {
+		log.Error(res.err, "Reconcile failed")
+		return ctrl.Result{}, res.err
+	}
+	return ctrl.Result{}, nil
+}
+
+// ensureMetadata puts the finalizer and kro's labels and ApplySet annotations on the instance
+// before any child is applied, so the inventory is recorded first.
+func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) error {
+	before := inst.DeepCopy()
+	changed := false
+	labels := inst.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for k, v := range metadata.InstanceLabels(g.RGDName, g.RGDUID, applySetID) {
+		if labels[k] != v {
+			labels[k] = v
+			changed = true
+		}
+	}
+	annotations := inst.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	for k, v := range applySetAnnotations(g, inst.GetNamespace()) {
+		if annotations[k] != v {
+			annotations[k] = v
+			changed = true
+		}
+	}
+	if !hasFinalizer(inst) {
+		inst.SetFinalizers(append(inst.GetFinalizers(), metadata.Finalizer))
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	inst.SetLabels(labels)
+	inst.SetAnnotations(annotations)
+	return r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+func hasFinalizer(obj client.Object) bool {
+	for _, f := range obj.GetFinalizers() {
+		if f == metadata.Finalizer {
+			return true
+		}
+	}
+	return false
+}
+
+// writeStatus patches the status subresource when it changed.
+func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstructured, st *status) error {
+	desired, changed, err := st.merged(inst)
+	if err != nil || !changed {
+		return err
+	}
+	oldState, _, _ := unstructured.NestedString(inst.Object, "status", "state")
+	before := inst.DeepCopy()
+	if err := unstructured.SetNestedField(inst.Object, desired, "status"); err != nil {
+		return err
+	}
+	if err := r.opts.Client.Status().Patch(ctx, inst, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("writing status: %w", err)
+	}
+	if r.opts.Recorder != nil && oldState != st.state {
+		eventType, note := corev1.EventTypeNormal, "Instance is "+st.state
+		if st.state == StateError {
+			eventType = corev1.EventTypeWarning
+			if c := conditions.Get(st.conds, ConditionResourcesReady); c != nil {
+				note = c.Message
+			}
+		}
+		r.opts.Recorder.Eventf(inst, nil, eventType, "State"+st.state, "Reconcile", "%s", note)
+	}
+	return nil
+}
+
+// errConflict marks an object that belongs to another ApplySet.
+var errConflict = errors.New("resource belongs to a different ApplySet")

@@ -1,0 +1,102 @@
+package instance
+
+import (
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/kro-run/kro/internal/conditions"
+)
+
+// maxMessageLen bounds condition messages.
+const maxMessageLen = 1024
+
+// status is the status an instance is about to get.
+type status struct {
+	conds      []metav1.Condition
+	state      string
+	user       map[string]any
+	generation int64
+	now        metav1.Time
+}
+
+func newStatus(inst *unstructured.Unstructured) *status {
+	st := &status{generation: inst.GetGeneration(), now: metav1.NewTime(time.Now().Truncate(time.Second))}
+	raw, _, _ := unstructured.NestedSlice(inst.Object, "status", "conditions")
+	for _, item := range raw {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		var c metav1.Condition
+		if kruntime.DefaultUnstructuredConverter.FromUnstructured(m, &c) == nil {
+			st.conds = append(st.conds, c)
+		}
+	}
+	// Keep the user fields written before until they are computed again.
+	st.user, _, _ = unstructured.NestedMap(inst.Object, "status")
+	delete(st.user, "state")
+	delete(st.user, "conditions")
+	return st
+}
+
+func (s *status) set(t string, status metav1.ConditionStatus, reason, message string) {
+	if len(message) > maxMessageLen {
+		message = message[:maxMessageLen-3] + "..."
+	}
+	s.conds = conditions.Set(s.conds, conditions.New(t, status, reason, message, s.generation), s.now)
+}
+
+// apply records the outcome of a sync.
+func (s *status) apply(res result) {
+	for k, v := range res.userStatus {
+		s.user[k] = v
+	}
+	switch {
+	case res.err != nil:
+		s.state = StateError
+		reason := "ReconcileError"
+		if res.permanent {
+			reason = "InvalidResource"
+		}
+		s.set(ConditionGraphResolved, metav1.ConditionFalse, reason, res.err.Error())
+		s.set(ConditionResourcesReady, metav1.ConditionFalse, reason, res.err.Error())
+	case len(res.waiting) > 0:
+		s.state = StateInProgress
+		s.set(ConditionGraphResolved, metav1.ConditionTrue, "Resolved", "all resources are resolved")
+		s.set(ConditionResourcesReady, metav1.ConditionFalse, "NotReady", strings.Join(res.waiting, "; "))
+	default:
+		s.state = StateActive
+		s.set(ConditionGraphResolved, metav1.ConditionTrue, "Resolved", "all resources are resolved")
+		s.set(ConditionResourcesReady, metav1.ConditionTrue, "AllResourcesReady", "all resources are ready")
+	}
+}
+
+// merged returns the status object to write and whether it differs from the instance's.
+func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, bool, error) {
+	ready := conditions.Summary(s.conds, ConditionReady, s.generation,
+		ConditionInstanceManaged, ConditionGraphResolved, ConditionResourcesReady)
+	s.conds = conditions.Set(s.conds, ready, s.now)
+
+	out := map[string]any{}
+	for k, v := range s.user {
+		out[k] = v
+	}
+	out["state"] = s.state
+	conds := make([]any, 0, len(s.conds))
+	for i := range s.conds {
+		m, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(&s.conds[i])
+		if err != nil {
+			return nil, false, err
+		}
+		conds = append(conds, m)
+	}
+	out["conditions"] = conds
+	out = kruntime.DeepCopyJSON(out)
+	current, _, _ := unstructured.NestedMap(inst.Object, "status")
+	return out, !equality.Semantic.DeepEqual(current, out), nil
+}

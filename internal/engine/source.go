@@ -1,0 +1,71 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// mapFunc turns an event's object into the instances to reconcile.
+type mapFunc func(obj client.Object) []reconcile.Request
+
+// informerSource feeds a controller's queue from a shared informer of the manager's cache and
+// removes its handler when the controller stops, so stopped controllers leave nothing behind
+// on informers other controllers still use.
+type informerSource struct {
+	cache cache.Cache
+	obj   client.Object
+	fn    mapFunc
+	// skipUpdate filters update events that cannot change the outcome; nil keeps all.
+	skipUpdate func(oldObj, newObj client.Object) bool
+}
+
+func (s *informerSource) String() string {
+	return fmt.Sprintf("informer source for %s", s.obj.GetObjectKind().GroupVersionKind())
+}
+
+// Start registers the handler; it is called with the controller's context.
+func (s *informerSource) Start(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+	inf, err := s.cache.GetInformer(ctx, s.obj)
+	if err != nil {
+		return fmt.Errorf("informer for %s: %w", s.obj.GetObjectKind().GroupVersionKind(), err)
+	}
+	enqueue := func(o any) {
+		if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = tomb.Obj
+		}
+		obj, ok := o.(client.Object)
+		if !ok {
+			return
+		}
+		for _, r := range s.fn(obj) {
+			q.Add(r)
+		}
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue,
+		UpdateFunc: func(oldObj, newObj any) {
+			o, okOld := oldObj.(client.Object)
+			n, okNew := newObj.(client.Object)
+			if okOld && okNew && (o.GetResourceVersion() == n.GetResourceVersion() ||
+				s.skipUpdate != nil && s.skipUpdate(o, n)) {
+				return
+			}
+			enqueue(newObj)
+		},
+		DeleteFunc: enqueue,
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		_ = inf.RemoveEventHandler(reg)
+	}()
+	return nil
+}

@@ -1,0 +1,218 @@
+package graph
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	"github.com/kro-run/kro/api/v1alpha1"
+	krocel "github.com/kro-run/kro/internal/cel"
+	"github.com/kro-run/kro/internal/graph/parser"
+)
+
+// reservedIDs may not be used as resource ids (SPEC §1).
+var reservedIDs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range []string{
+		// CEL keywords.
+		"true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+		"function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
+		"void", "while",
+		// Names with a meaning in kro.
+		"apiVersion", "context", "dependency", "dependencies", "each", "externalRef",
+		"externalReference", "externalRefs", "externalReferences", "graph", "instance", "item",
+		"items", "kind", "kro", "metadata", "object", "resource",
+		"resourcegraphdefinition", "resourceGraphDefinition", "resources", "root", "runtime",
+		"schema", "self", "serviceAccountName", "spec", "status", "this", "variables", "vars",
+		"version",
+	} {
+		m[w] = true
+	}
+	return m
+}()
+
+// compileNode compiles a node's template expressions and includeWhen in the graph's
+// environment and records the node's dependencies.
+func compileNode(env *cel.Env, n *Node) error {
+	var deps []string
+	for _, f := range n.Fields {
+		for _, expr := range f.Expressions() {
+			prg, err := krocel.Compile(env, expr)
+			if err != nil {
+				return fmt.Errorf("resource %q field %q: expression %q: %w", n.ID, f.Path, expr, err)
+			}
+			if !f.Standalone && !isStringish(prg.OutputType) {
+				return fmt.Errorf("resource %q field %q: expression %q returns %s, expected string in a string template", n.ID, f.Path, expr, prg.OutputType)
+			}
+			f.Programs = append(f.Programs, prg)
+			deps = append(deps, prg.References...)
+		}
+	}
+	for i, src := range n.includeWhen {
+		prg, err := compileCondition(env, src)
+		if err != nil {
+			return fmt.Errorf("resource %q field \"includeWhen[%d]\": %w", n.ID, i, err)
+		}
+		n.IncludeWhen = append(n.IncludeWhen, prg)
+		deps = append(deps, prg.References...)
+	}
+	for _, d := range sortedUnique(deps) {
+		if d == SchemaVariable {
+			continue
+		}
+		if d == n.ID {
+			return fmt.Errorf("resource %q references itself", n.ID)
+		}
+		n.Dependencies = append(n.Dependencies, d)
+	}
+	return nil
+}
+
+// conditionPrograms compiles readyWhen expressions, which may only read the node itself.
+func conditionPrograms(ownID string, exprs []string) ([]*krocel.Program, error) {
+	if len(exprs) == 0 {
+		return nil, nil
+	}
+	env, err := krocel.NewEnv(krocel.DynVariables(ownID)...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*krocel.Program
+	for i, src := range exprs {
+		prg, err := compileCondition(env, src)
+		if err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+		out = append(out, prg)
+	}
+	return out, nil
+}
+
+// compileCondition compiles a standalone `${...}` expression that must be boolean.
+func compileCondition(env *cel.Env, src string) (*krocel.Program, error) {
+	expr, err := standaloneExpression(src)
+	if err != nil {
+		return nil, err
+	}
+	prg, err := krocel.Compile(env, expr)
+	if err != nil {
+		return nil, fmt.Errorf("expression %q: %w", expr, err)
+	}
+	if k := prg.OutputType.Kind(); k != types.BoolKind && k != types.DynKind {
+		return nil, fmt.Errorf("expression %q returns %s, expected bool", expr, prg.OutputType)
+	}
+	return prg, nil
+}
+
+// standaloneExpression returns the expression of a string that is exactly one `${...}`.
+func standaloneExpression(src string) (string, error) {
+	segs, err := parser.ParseString(src)
+	if err != nil {
+		return "", err
+	}
+	if len(segs) != 1 || !segs[0].IsExpr() {
+		return "", fmt.Errorf("%q must be a single ${...} expression", src)
+	}
+	return segs[0].Expr, nil
+}
+
+func isStringish(t *cel.Type) bool {
+	return t.Kind() == types.StringKind || t.Kind() == types.DynKind
+}
+
+// compileStatus compiles the instance status fields and infers their schemas.
+func compileStatus(env *cel.Env, s *v1alpha1.Schema) ([]*Field, map[string]apiextensionsv1.JSONSchemaProps, error) {
+	status, err := decodeMap(s.Status.Raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spec.schema.status: %w", err)
+	}
+	// Custom conditions are declared under "conditions" and projected separately.
+	delete(status, "conditions")
+	parsed, err := parser.ParseTemplate(status)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spec.schema.status: %w", err)
+	}
+	fieldTypes := map[string]*cel.Type{}
+	var fields []*Field
+	for _, pf := range parsed {
+		f, err := newField(pf)
+		if err != nil {
+			return nil, nil, fmt.Errorf("spec.schema.status: %w", err)
+		}
+		for _, expr := range f.Expressions() {
+			prg, err := krocel.Compile(env, expr)
+			if err != nil {
+				return nil, nil, fmt.Errorf("spec.schema.status field %q: expression %q: %w", f.Path, expr, err)
+			}
+			f.Programs = append(f.Programs, prg)
+		}
+		if f.Standalone {
+			fieldTypes[f.Path] = f.Programs[0].OutputType
+		} else {
+			fieldTypes[f.Path] = cel.StringType
+		}
+		fields = append(fields, f)
+	}
+	props, err := statusSchema(status, "", fieldTypes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fields, props, nil
+}
+
+// statusSchema builds the schema of a status map: templated strings typed by their
+// expressions, literal values by their JSON type.
+func statusSchema(m map[string]any, prefix string, fieldTypes map[string]*cel.Type) (map[string]apiextensionsv1.JSONSchemaProps, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := map[string]apiextensionsv1.JSONSchemaProps{}
+	for _, k := range keys {
+		path := parser.FormatPath(append(mustParse(prefix), parser.PathElem{Key: k}))
+		switch v := m[k].(type) {
+		case map[string]any:
+			props, err := statusSchema(v, path, fieldTypes)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = apiextensionsv1.JSONSchemaProps{Type: "object", Properties: props}
+		case string:
+			if t, ok := fieldTypes[path]; ok {
+				out[k] = SchemaForCELType(t)
+			} else {
+				out[k] = apiextensionsv1.JSONSchemaProps{Type: "string"}
+			}
+		default:
+			return nil, fmt.Errorf("spec.schema.status field %q: must be an expression or a nested object", path)
+		}
+	}
+	return out, nil
+}
+
+func mustParse(path string) []parser.PathElem {
+	elems, _ := parser.ParsePath(path)
+	return elems
+}
+
+// SchemaForCELType maps a CEL type to the OpenAPI schema of its JSON value; types it cannot
+// describe accept any value.
+func SchemaForCELType(t *cel.Type) apiextensionsv1.JSONSchemaProps {
+	switch t.Kind() {
+	case types.StringKind:
+		return apiextensionsv1.JSONSchemaProps{Type: "string"}
+	case types.IntKind, types.UintKind:
+		return apiextensionsv1.JSONSchemaProps{Type: "integer"}
+	case types.DoubleKind:
+		return apiextensionsv1.JSONSchemaProps{Type: "number"}
+	case types.BoolKind:
+		return apiextensionsv1.JSONSchemaProps{Type: "boolean"}
+	}
+	return apiextensionsv1.JSONSchemaProps{XPreserveUnknownFields: ptrTrue()}
+}
+
+func ptrTrue() *bool { b := true; return &b }

@@ -1,0 +1,74 @@
+package graph
+
+import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	krocel "github.com/kro-run/kro/internal/cel"
+	"github.com/kro-run/kro/internal/graph/parser"
+)
+
+// SchemaVariable is the CEL variable holding the instance (without status).
+const SchemaVariable = "schema"
+
+// Graph is the checked, compiled form of an RGD. It is immutable once built and safe to share
+// between goroutines.
+type Graph struct {
+	// RGDName and RGDUID identify the RGD the graph was built from.
+	RGDName string
+	RGDUID  string
+	// Generation of the RGD the graph was built from.
+	Generation int64
+	// Instance describes the generated API.
+	Instance Instance
+	// CRD is the generated CustomResourceDefinition.
+	CRD *apiextensionsv1.CustomResourceDefinition
+	// Nodes in declaration order.
+	Nodes []*Node
+	// Order lists node ids in topological (creation) order.
+	Order []string
+
+	byID map[string]*Node
+}
+
+// Node returns the node with id, or nil.
+func (g *Graph) Node(id string) *Node { return g.byID[id] }
+
+// Instance describes the generated API and its status projection.
+type Instance struct {
+	GVK        schema.GroupVersionKind
+	GVR        schema.GroupVersionResource
+	Namespaced bool
+	// Status are the user-defined status fields, each a template of expressions.
+	Status []*Field
+}
+
+// Node is one resource of the graph.
+type Node struct {
+	ID string
+	// GVK and GVR of the resource; Namespaced its scope.
+	GVK        schema.GroupVersionKind
+	GVR        schema.GroupVersionResource
+	Namespaced bool
+	// Template is the object with ${...} strings; never mutated.
+	Template map[string]any
+	// Fields are the template's strings holding expressions.
+	Fields []*Field
+	// ReadyWhen and IncludeWhen are boolean programs.
+	ReadyWhen   []*krocel.Program
+	IncludeWhen []*krocel.Program
+	// Dependencies are the ids this node reads, sorted.
+	Dependencies []string
+
+	// includeWhen holds the source of IncludeWhen until the graph's environment exists.
+	includeWhen []string
+}
+
+// Field is a templated string of a resource or of the instance status.
+type Field struct {
+	parser.Field
+	// Elems is Path parsed, for setting the value.
+	Elems []parser.PathElem
+	// Programs holds one compiled program per expression segment, in order.
+	Programs []*krocel.Program
+}
