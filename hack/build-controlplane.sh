@@ -3,7 +3,8 @@
 # proxy) and links the binaries into bin/.
 #
 #   hack/build-controlplane.sh          envtest set: etcd, kube-apiserver, kubectl
-#   hack/build-controlplane.sh all      + kube-controller-manager, kube-scheduler, kwok
+#   hack/build-controlplane.sh all      + kube-controller-manager, kube-scheduler, kwok and
+#                                       kwok-stages.yaml (kwok's stages, for hack/local-cluster.sh)
 #
 # Binaries are kept in a cache outside the work tree (KRO_TESTBIN_CACHE, default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/kro-testbin/<k8s version>) with a stamp per binary, so a re-run
@@ -120,6 +121,20 @@ if [ "$set_name" = all ] && ! fresh kwok "$KWOK_VERSION"; then
 	log "built kwok"
 fi
 
+# kwok does nothing without stages (--config); hack/kwok-stages.sh takes them from the kwok module
+# source. The stamp holds the kwok version and a checksum of that script, so a change to either
+# regenerates the file and a re-run with both unchanged skips it.
+stages_stamp="$KWOK_VERSION $(cksum <"$root/hack/kwok-stages.sh" | cut -d' ' -f1)"
+if [ "$set_name" = all ] && ! { [ -s "$cache/kwok-stages.yaml" ] &&
+	[ "$(cat "$cache/kwok-stages.yaml.version" 2>/dev/null)" = "$stages_stamp" ]; }; then
+	log "writing kwok stages from sigs.k8s.io/kwok@$KWOK_VERSION"
+	"$root/hack/kwok-stages.sh" "$cache/kwok-stages.yaml"
+	stamp kwok-stages.yaml "$stages_stamp"
+fi
+
 for c in etcd "${kube_cmds[@]}"; do link "$c"; done
-[ "$set_name" = all ] && link kwok
+if [ "$set_name" = all ]; then
+	link kwok
+	link kwok-stages.yaml
+fi
 log "control plane binaries ready in bin/ ($set_name)"

@@ -24,6 +24,7 @@ BIN=${KRO_BIN_DIR:-$root/bin}
 LOCK=${KRO_LOCK_FILE:-$root/tmp/run.lock}
 # Loopback only, throwaway cluster: a fixed admin token is fine.
 ADMIN_TOKEN=admintoken
+CLUSTER_CREATED=
 NODE_NAME=kwok-node-0
 
 ETCD_PORT=2379 ETCD_PEER_PORT=2380 ETCD_METRICS_PORT=2381
@@ -223,6 +224,8 @@ cluster_up() {
 		rm -rf "$RUN"
 	fi
 	mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/certs"
+	# From here on a failure leaves something to clean up (see the EXIT traps).
+	CLUSTER_CREATED=1
 	log "run dir $RUN"
 
 	openssl genrsa -out "$RUN/sa.key" 2048 2>/dev/null
@@ -322,7 +325,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	up)
 		cluster_lock up
 		# A half-started cluster would hold the lock and the ports: stop it on failure.
-		trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then log "up failed; stopping what was started"; cluster_down; fi; exit $rc' EXIT
+		trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ] && [ -n "${CLUSTER_CREATED:-}" ]; then
+			log "up failed; stopping what was started"; cluster_down; fi; exit $rc' EXIT
 		trap 'exit 130' INT TERM HUP
 		cluster_up
 		trap - EXIT INT TERM HUP

@@ -52,9 +52,13 @@ cleanup() {
 	cleaned_up=1
 	# A second Ctrl-C must not interrupt the ordered shutdown and leave processes behind.
 	trap '' INT TERM HUP
-	echo
-	say "stopping kro-controller and the cluster"
-	cluster_down
+	# Nothing to stop when we failed before cluster_up created the run dir (lock held by someone
+	# else, port in use): that run dir may belong to the running instance.
+	if [ -n "$CLUSTER_CREATED" ]; then
+		echo
+		say "stopping kro-controller and the cluster"
+		cluster_down
+	fi
 	exit "$rc"
 }
 

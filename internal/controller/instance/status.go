@@ -39,6 +39,9 @@ func newStatus(inst *unstructured.Unstructured) *status {
 	}
 	// Keep the user fields written before until they are computed again.
 	st.user, _, _ = unstructured.NestedMap(inst.Object, "status")
+	if st.user == nil {
+		st.user = map[string]any{}
+	}
 	delete(st.user, "state")
 	delete(st.user, "conditions")
 	return st
