@@ -78,7 +78,7 @@ lock_holder_message() {
 	mode=$(sed -n 's/^mode=//p' "$LOCK" 2>/dev/null)
 	dir=$(sed -n 's/^run_dir=//p' "$LOCK" 2>/dev/null)
 	[ "$dir" = "$root/tmp/run" ] || down_cmd="KRO_RUN_DIR=$dir $down_cmd"
-	if [ "$mode" = run ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+	if [ "$mode" = run ] && [ -n "$pid" ] && alive "$pid"; then
 		echo "make run is already running (pid $pid, run dir $dir); stop it with Ctrl-C first"
 	elif [ "$mode" = run ]; then
 		echo "processes left over from a make run that is gone (pid ${pid:-?}) still hold $LOCK; stop them with: $down_cmd down"

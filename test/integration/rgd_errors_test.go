@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestRGDRejected checks that invalid graphs are refused with GraphAccepted=False and a message
+// that names the resource, the field and the problem.
+func TestRGDRejected(t *testing.T) {
+	cases := map[string]struct {
+		resources string
+		message   []string
+	}{
+		"Cycle": {
+			resources: `
+  - id: a
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${b.metadata.name}-a"}
+  - id: b
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${a.metadata.name}-b"}`,
+			message: []string{"graph contains a cycle: a -> b -> a"},
+		},
+		"UnknownKind": {
+			resources: `
+  - id: widget
+    template:
+      apiVersion: example.com/v1
+      kind: Widget
+      metadata: {name: w}`,
+			message: []string{`resource "widget"`, `field "kind"`, `Widget`},
+		},
+		"CELSyntaxError": {
+			resources: `
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: x}
+      data:
+        key: "${schema.spec.name +}"`,
+			message: []string{`resource "config"`, `field "data.key"`, `schema.spec.name +`},
+		},
+		"UnknownIdentifier": {
+			resources: `
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${nothere.metadata.name}"}`,
+			message: []string{`resource "config"`, `field "metadata.name"`, `undeclared reference to 'nothere'`},
+		},
+		"SelfReference": {
+			resources: `
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${config.data.x}"}`,
+			message: []string{`resource "config" references itself`},
+		},
+	}
+	i := 0
+	for name, tc := range cases {
+		i++
+		t.Run(name, func(t *testing.T) {
+			g := gomega.NewWithT(t)
+			rgdName := fmt.Sprintf("it-rejected-%d", i)
+			applyRGD(t, g, fmt.Sprintf(`
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: %s
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItRejected%d
+    spec:
+      name: string
+  resources:%s
+`, rgdName, i, tc.resources))
+			g.Eventually(func(g gomega.Gomega) {
+				c := rgdCondition(g, rgdName, "GraphAccepted")
+				g.Expect(c.Status).To(gomega.Equal(metav1.ConditionFalse))
+				g.Expect(c.Reason).To(gomega.Equal("InvalidResourceGraph"))
+				for _, m := range tc.message {
+					g.Expect(c.Message).To(gomega.ContainSubstring(m))
+				}
+				rgd := getRGD(g, rgdName)
+				g.Expect(string(rgd.Status.State)).To(gomega.Equal("Inactive"))
+				ready := rgdCondition(g, rgdName, "Ready")
+				g.Expect(ready.Status).To(gomega.Equal(metav1.ConditionFalse))
+				g.Expect(ready.Message).To(gomega.Equal(c.Message))
+			}).Should(gomega.Succeed())
+		})
+	}
+}
