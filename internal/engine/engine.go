@@ -61,6 +61,8 @@ type Engine struct {
 
 // kindController is the running controller of one kind.
 type kindController struct {
+	// graph is the graph rec was last given.
+	graph  *graph.Graph
 	ctrl   controller.TypedController[reconcile.Request]
 	rec    InstanceReconciler
 	cancel context.CancelFunc
@@ -118,9 +120,13 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 		}
 		e.controllers[gvk] = kc
 		e.opts.Log.Info("Started instance controller", "gvk", gvk.String())
-	} else {
+	} else if kc.graph.Generation != g.Generation || kc.graph.RGDUID != g.RGDUID {
 		kc.rec.SetGraph(g)
+	} else {
+		// Same RGD generation: the running graph is already this one.
+		return nil
 	}
+	kc.graph = g
 	for _, n := range g.Nodes {
 		if err := e.watchChildren(kc, gvk, n.GVK); err != nil {
 			return err
