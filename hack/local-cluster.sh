@@ -324,9 +324,19 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	case "${1:-}" in
 	up)
 		cluster_lock up
-		# A half-started cluster would hold the lock and the ports: stop it on failure.
-		trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ] && [ -n "${CLUSTER_CREATED:-}" ]; then
-			log "up failed; stopping what was started"; cluster_down; fi; exit $rc' EXIT
+		# A half-started cluster would hold the lock and the ports: stop it on failure or Ctrl-C,
+		# ignoring further interrupts so the ordered stop completes.
+		on_exit() {
+			local rc=$?
+			trap - EXIT
+			trap '' INT TERM HUP
+			if [ "$rc" -ne 0 ] && [ -n "$CLUSTER_CREATED" ]; then
+				log "up failed; stopping what was started"
+				cluster_down
+			fi
+			exit "$rc"
+		}
+		trap on_exit EXIT
 		trap 'exit 130' INT TERM HUP
 		cluster_up
 		trap - EXIT INT TERM HUP

@@ -45,7 +45,11 @@ func DefaultOptions() Options {
 
 // BindFlags registers the flags (reference kro's names) on fs.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Only required if out-of-cluster.")
+	// controller-runtime registers --kubeconfig on the default flag set and honours it in
+	// ctrl.GetConfig; register it only on other flag sets.
+	if fs.Lookup("kubeconfig") == nil {
+		fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Only required if out-of-cluster.")
+	}
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "The address the metrics endpoint binds to; \"0\" disables it.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "The address the health probe endpoint binds to.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Enable leader election so that only one controller is active.")
