@@ -7,6 +7,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,6 +21,7 @@ import (
 	"github.com/kro-run/kro/internal/controller/rgd"
 	"github.com/kro-run/kro/internal/engine"
 	"github.com/kro-run/kro/internal/graph"
+	kroschema "github.com/kro-run/kro/internal/graph/schema"
 )
 
 // Scheme returns the scheme of the typed objects kro reads.
@@ -85,6 +87,17 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 
 // Setup registers kro's controllers with mgr.
 func Setup(mgr manager.Manager, opts Options) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("discovery client: %w", err)
+	}
+	schemas := kroschema.NewCachedResolver(kroschema.NewDiscoveryResolver(dc), kroschema.CacheOptions{})
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		return invalidateOnCRDChange(ctx, mgr.GetCache(), schemas)
+	})); err != nil {
+		return err
+	}
+
 	eng := engine.New(engine.Options{
 		Cache:   mgr.GetCache(),
 		Workers: opts.InstanceWorkers,
@@ -101,7 +114,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	}
 	return rgd.New(rgd.Options{
 		Client:           mgr.GetClient(),
-		Builder:          graph.NewBuilder(mgr.GetRESTMapper()),
+		Builder:          graph.NewBuilder(mgr.GetRESTMapper(), graph.WithSchemaResolver(schemas)),
 		Engine:           eng,
 		Recorder:         mgr.GetEventRecorder("kro-rgd-controller"),
 		AllowCRDDeletion: opts.AllowCRDDeletion,

@@ -6,6 +6,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/ext"
+	apiservercel "k8s.io/apiserver/pkg/cel"
 	k8slib "k8s.io/apiserver/pkg/cel/library"
 )
 
@@ -49,12 +50,28 @@ func libraries() []cel.EnvOption {
 
 // NewEnv returns an environment with kro's libraries and the given variables.
 func NewEnv(vars ...Variable) (*cel.Env, error) {
-	opts := libraries()
+	return NewTypedEnv(nil, vars...)
+}
+
+// NewTypedEnv returns an environment whose object types (named by the variables' types) are
+// declared by types, typically built from OpenAPI schemas.
+func NewTypedEnv(types *apiservercel.DeclTypeProvider, vars ...Variable) (*cel.Env, error) {
+	env, err := cel.NewEnv(libraries()...)
+	if err != nil {
+		return nil, fmt.Errorf("building CEL environment: %w", err)
+	}
+	var opts []cel.EnvOption
+	if types != nil {
+		typeOpts, err := types.EnvOptions(env.CELTypeProvider())
+		if err != nil {
+			return nil, fmt.Errorf("declaring CEL types: %w", err)
+		}
+		opts = append(opts, typeOpts...)
+	}
 	for _, v := range vars {
 		opts = append(opts, cel.Variable(v.Name, v.Type))
 	}
-	env, err := cel.NewEnv(opts...)
-	if err != nil {
+	if env, err = env.Extend(opts...); err != nil {
 		return nil, fmt.Errorf("building CEL environment: %w", err)
 	}
 	return env, nil

@@ -45,13 +45,17 @@ func (p *Program) EvalBool(ctx context.Context, vars map[string]any) (bool, erro
 	return b, nil
 }
 
-// isPending reports whether an evaluation error comes from data not being there yet.
+// isPending reports whether an evaluation error comes from data not being there yet: a missing
+// map key or field, or a list index past the end of a list. cel-go reports a missing list index
+// as "index out of bounds: N" (attribute resolution) or "index 'N' out of range in list size
+// 'M'" (list values). The ext strings library's "index out of range: N" (charAt, substring, ...)
+// is a real error and deliberately not matched.
 func isPending(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "no such key") ||
 		strings.Contains(msg, "no such attribute") ||
-		strings.Contains(msg, "index out of range") ||
-		strings.Contains(msg, "invalid list index")
+		strings.Contains(msg, "index out of bounds") ||
+		strings.Contains(msg, "out of range in list size")
 }
 
 func sortedKeys(m map[string]bool) []string {

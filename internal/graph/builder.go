@@ -13,10 +13,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kro-run/kro/api/v1alpha1"
-	krocel "github.com/kro-run/kro/internal/cel"
 	"github.com/kro-run/kro/internal/graph/crd"
 	"github.com/kro-run/kro/internal/graph/dag"
 	"github.com/kro-run/kro/internal/graph/parser"
+	kroschema "github.com/kro-run/kro/internal/graph/schema"
 	"github.com/kro-run/kro/internal/metadata"
 	"github.com/kro-run/kro/internal/simpleschema"
 )
@@ -24,14 +24,33 @@ import (
 // maxReportedErrors bounds how many errors of one RGD are reported together.
 const maxReportedErrors = 10
 
+// ErrDependencyNotReady wraps errors that may go away without an RGD change: a kind or its
+// schema the cluster does not serve yet.
+var ErrDependencyNotReady = errors.New("not served by the cluster yet")
+
 // Builder builds Graphs. It is safe for concurrent use.
 type Builder struct {
-	mapper meta.RESTMapper
+	mapper  meta.RESTMapper
+	schemas kroschema.Resolver
+}
+
+// BuilderOption configures a Builder.
+type BuilderOption func(*Builder)
+
+// WithSchemaResolver type-checks expressions and literal values against the schemas r
+// resolves. Without it every resource is dyn and only syntax, names and dependencies are
+// checked.
+func WithSchemaResolver(r kroschema.Resolver) BuilderOption {
+	return func(b *Builder) { b.schemas = r }
 }
 
 // NewBuilder returns a Builder resolving kinds with mapper.
-func NewBuilder(mapper meta.RESTMapper) *Builder {
-	return &Builder{mapper: mapper}
+func NewBuilder(mapper meta.RESTMapper, opts ...BuilderOption) *Builder {
+	b := &Builder{mapper: mapper}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
 }
 
 var idPattern = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
@@ -89,14 +108,14 @@ func (b *Builder) Build(rgd *v1alpha1.ResourceGraphDefinition) (*Graph, error) {
 		return nil, err
 	}
 
-	env, err := krocel.NewEnv(krocel.DynVariables(append([]string{SchemaVariable}, ids...)...)...)
+	tc, err := b.typeContext(g, specSchema)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range g.Nodes {
-		errs.add(compileNode(env, n))
+		errs.add(tc.compileNode(n))
 	}
-	statusFields, statusSchemas, err := compileStatus(env, s)
+	statusFields, statusSchemas, err := compileStatus(tc.env, s)
 	errs.add(err)
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -179,7 +198,7 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 	gvk := gv.WithKind(kind)
 	mapping, err := b.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		return nil, fmt.Errorf("resource %q field \"kind\": kind %q of apiVersion %q is not served by the cluster: %w", r.ID, kind, apiVersion, err)
+		return nil, fmt.Errorf("resource %q field \"kind\": kind %q of apiVersion %q is %w: %v", r.ID, kind, apiVersion, ErrDependencyNotReady, err)
 	}
 	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
 	if _, set := md["namespace"]; set && !namespaced {
@@ -208,10 +227,7 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 		}
 		n.Fields = append(n.Fields, field)
 	}
-	n.ReadyWhen, err = conditionPrograms(r.ID, r.ReadyWhen)
-	if err != nil {
-		return nil, fmt.Errorf("resource %q field \"readyWhen\": %w", r.ID, err)
-	}
+	n.readyWhen = r.ReadyWhen
 	// includeWhen is compiled with the graph's environment in compileNode.
 	for i, expr := range r.IncludeWhen {
 		if _, err := standaloneExpression(expr); err != nil {

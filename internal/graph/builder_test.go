@@ -149,7 +149,7 @@ func TestBuildErrors(t *testing.T) {
 		},
 		"ReadyWhenOtherResource": {
 			resources: cm("a", "a") + cm("b", "b", "\n    readyWhen: ['${a.data != null}']"),
-			want:      `resource "b" field "readyWhen": [0]: expression "a.data != null": ERROR: <input>:1:1: undeclared reference to 'a'`,
+			want:      `resource "b" field "readyWhen[0]": expression "a.data != null": ERROR: <input>:1:1: undeclared reference to 'a'`,
 		},
 		"IncludeWhenNotBool": {
 			resources: cm("a", "a", "\n    includeWhen: ['${size(schema.spec.name)}']"),

@@ -34,63 +34,6 @@ var reservedIDs = func() map[string]bool {
 	return m
 }()
 
-// compileNode compiles a node's template expressions and includeWhen in the graph's
-// environment and records the node's dependencies.
-func compileNode(env *cel.Env, n *Node) error {
-	var deps []string
-	for _, f := range n.Fields {
-		for _, expr := range f.Expressions() {
-			prg, err := krocel.Compile(env, expr)
-			if err != nil {
-				return fmt.Errorf("resource %q field %q: expression %q: %w", n.ID, f.Path, expr, err)
-			}
-			if !f.Standalone && !isStringish(prg.OutputType) {
-				return fmt.Errorf("resource %q field %q: expression %q returns %s, expected string in a string template", n.ID, f.Path, expr, prg.OutputType)
-			}
-			f.Programs = append(f.Programs, prg)
-			deps = append(deps, prg.References...)
-		}
-	}
-	for i, src := range n.includeWhen {
-		prg, err := compileCondition(env, src)
-		if err != nil {
-			return fmt.Errorf("resource %q field \"includeWhen[%d]\": %w", n.ID, i, err)
-		}
-		n.IncludeWhen = append(n.IncludeWhen, prg)
-		deps = append(deps, prg.References...)
-	}
-	for _, d := range sortedUnique(deps) {
-		if d == SchemaVariable {
-			continue
-		}
-		if d == n.ID {
-			return fmt.Errorf("resource %q references itself", n.ID)
-		}
-		n.Dependencies = append(n.Dependencies, d)
-	}
-	return nil
-}
-
-// conditionPrograms compiles readyWhen expressions, which may only read the node itself.
-func conditionPrograms(ownID string, exprs []string) ([]*krocel.Program, error) {
-	if len(exprs) == 0 {
-		return nil, nil
-	}
-	env, err := krocel.NewEnv(krocel.DynVariables(ownID)...)
-	if err != nil {
-		return nil, err
-	}
-	var out []*krocel.Program
-	for i, src := range exprs {
-		prg, err := compileCondition(env, src)
-		if err != nil {
-			return nil, fmt.Errorf("[%d]: %w", i, err)
-		}
-		out = append(out, prg)
-	}
-	return out, nil
-}
-
 // compileCondition compiles a standalone `${...}` expression that must be boolean.
 func compileCondition(env *cel.Env, src string) (*krocel.Program, error) {
 	expr, err := standaloneExpression(src)

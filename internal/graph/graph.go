@@ -60,8 +60,9 @@ type Node struct {
 	// Dependencies are the ids this node reads, sorted.
 	Dependencies []string
 
-	// includeWhen holds the source of IncludeWhen until the graph's environment exists.
-	includeWhen []string
+	// includeWhen and readyWhen hold the sources of IncludeWhen and ReadyWhen until the
+	// graph's environment exists.
+	includeWhen, readyWhen []string
 }
 
 // Field is a templated string of a resource or of the instance status.

@@ -148,7 +148,9 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 	if err != nil {
 		log.Info("Graph rejected", "error", err.Error())
 		setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionFalse, "InvalidResourceGraph", err.Error())
-		return false, nil
+		// A kind the cluster does not serve yet may appear (a CRD installed later); check
+		// again now and then. Other errors need an RGD change, which triggers a reconcile.
+		return graph.IsDependencyNotReady(err), nil
 	}
 	setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionTrue, "Valid", "resource graph and schema are valid")
 	rgd.Status.TopologicalOrder = g.Order
@@ -156,7 +158,12 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 
 	established, err := r.ensureCRD(ctx, rgd, g)
 	if err != nil {
-		setCondition(rgd, v1alpha1.ConditionKindReady, metav1.ConditionFalse, "CRDApplyFailed", err.Error())
+		reason, retry := crdFailure(err)
+		setCondition(rgd, v1alpha1.ConditionKindReady, metav1.ConditionFalse, reason, err.Error())
+		if !retry {
+			log.Info("CRD update refused", "error", err.Error())
+			return false, nil
+		}
 		return false, err
 	}
 	if !established {
@@ -170,32 +177,6 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 		return false, err
 	}
 	setCondition(rgd, v1alpha1.ConditionControllerReady, metav1.ConditionTrue, "Running", fmt.Sprintf("serving instances of %s", g.Instance.GVK))
-	return false, nil
-}
-
-// ensureCRD applies the generated CRD and reports whether it is established. A CRD of the
-// same name that another RGD owns is never taken over.
-func (r *Reconciler) ensureCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) (bool, error) {
-	live := &apiextensionsv1.CustomResourceDefinition{}
-	err := r.opts.Client.Get(ctx, client.ObjectKey{Name: g.CRD.Name}, live)
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return false, err
-	default:
-		if owner := live.Labels[metadata.ResourceGraphDefinitionNameLabel]; owner != rgd.Name {
-			return false, fmt.Errorf("CRD %s already exists and is not owned by this RGD (owner: %q)", g.CRD.Name, owner)
-		}
-	}
-	crd := g.CRD.DeepCopy()
-	if err := r.opts.Client.Patch(ctx, crd, client.Apply, client.ForceOwnership, client.FieldOwner(metadata.ControllerFieldManager)); err != nil { //nolint:staticcheck // typed apply configurations do not exist for CRDs
-		return false, fmt.Errorf("applying CRD %s: %w", crd.Name, err)
-	}
-	for _, c := range crd.Status.Conditions {
-		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-			return true, nil
-		}
-	}
 	return false, nil
 }
 
