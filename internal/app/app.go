@@ -104,8 +104,9 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Log:     mgr.GetLogger().WithName("engine"),
 		NewReconciler: func(g *graph.Graph) engine.InstanceReconciler {
 			return instance.New(g, instance.Options{
-				Client:   mgr.GetClient(),
-				Recorder: mgr.GetEventRecorder("kro-instance-controller"),
+				Client:            mgr.GetClient(),
+				Recorder:          mgr.GetEventRecorder("kro-instance-controller"),
+				MaxCollectionSize: opts.MaxCollectionSize,
 			})
 		},
 	})

@@ -26,6 +26,8 @@ type Options struct {
 	InstanceWorkers int
 	// RGDWorkers is the number of concurrent RGD reconciles. Default 1.
 	RGDWorkers int
+	// MaxCollectionSize bounds the items of one forEach collection. Default 1000.
+	MaxCollectionSize int
 	// GracefulShutdownTimeout bounds shutdown. Default 30s.
 	GracefulShutdownTimeout time.Duration
 }
@@ -39,6 +41,7 @@ func DefaultOptions() Options {
 		ClientBurst:             150,
 		InstanceWorkers:         10,
 		RGDWorkers:              1,
+		MaxCollectionSize:       1000,
 		GracefulShutdownTimeout: 30 * time.Second,
 	}
 }
@@ -58,5 +61,6 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.ClientQPS, "client-qps", o.ClientQPS, "Queries per second to the API server.")
 	fs.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries to the API server.")
 	fs.IntVar(&o.InstanceWorkers, "dynamic-controller-concurrent-reconciles", o.InstanceWorkers, "Concurrent instance reconciles per generated kind.")
+	fs.IntVar(&o.MaxCollectionSize, "rgd-max-collection-size", o.MaxCollectionSize, "Maximum number of items of one forEach collection.")
 	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", o.RGDWorkers, "Concurrent ResourceGraphDefinition reconciles.")
 }

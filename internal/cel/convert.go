@@ -13,7 +13,7 @@ import (
 
 // ToNative converts a CEL value into the Go values of decoded JSON: nil, bool, int64, float64,
 // string, []any and map[string]any. Bytes become base64 strings, durations and timestamps
-// their string forms; an empty optional becomes nil.
+// their string forms; an empty optional becomes nil; omit() becomes Omit (see IsOmit, PruneOmit).
 func ToNative(v ref.Val) (any, error) {
 	switch val := v.(type) {
 	case types.Null:
@@ -39,6 +39,8 @@ func ToNative(v ref.Val) (any, error) {
 		return val.Time.UTC().Format(time.RFC3339), nil
 	case *types.Err:
 		return nil, val
+	case omitValue:
+		return Omit, nil
 	case *types.Optional:
 		if !val.HasValue() {
 			return nil, nil

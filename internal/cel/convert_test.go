@@ -112,6 +112,11 @@ func TestToNative(t *testing.T) {
 			in:     types.Timestamp{Time: time.Date(2026, 1, 2, 4, 4, 5, 0, time.FixedZone("x", 3600))},
 			want:   "2026-01-02T03:04:05Z",
 		},
+		"Omit": {
+			reason: "omit() becomes the Go marker Omit",
+			in:     omitValue{},
+			want:   Omit,
+		},
 		"Error": {
 			reason:  "a CEL error value is returned as an error",
 			in:      types.NewErr("boom"),

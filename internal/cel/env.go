@@ -45,6 +45,12 @@ func libraries() []cel.EnvOption {
 		k8slib.CIDR(),
 		k8slib.SemverLib(),
 		k8slib.Format(),
+		cel.Lib(hashLibrary{}),
+		cel.Lib(jsonLibrary{}),
+		cel.Lib(randomLibrary{}),
+		cel.Lib(mapsLibrary{}),
+		cel.Lib(listsLibrary{}),
+		cel.Lib(omitLibrary{}),
 	}
 }
 
@@ -98,25 +104,10 @@ type Program struct {
 	program cel.Program
 }
 
-// Compile parses, type-checks and plans expr in env.
+// Compile parses, type-checks and plans expr in env. The program runs under DefaultCostLimit;
+// use CompileWithLimits for other limits or a static cost check.
 func Compile(env *cel.Env, expr string) (*Program, error) {
-	checked, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	prg, err := env.Program(checked,
-		cel.CostLimit(DefaultCostLimit),
-		cel.InterruptCheckFrequency(interruptCheckFrequency),
-	)
-	if err != nil {
-		return nil, err
-	}
-	return &Program{
-		Expression: expr,
-		OutputType: checked.OutputType(),
-		References: references(checked.NativeRep(), env),
-		program:    prg,
-	}, nil
+	return CompileWithLimits(env, expr, Limits{})
 }
 
 // references lists the declared variables an AST reads. Comprehension variables are local and

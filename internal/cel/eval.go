@@ -8,14 +8,16 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/interpreter"
 )
 
 // ErrDataPending means an expression read data that does not exist yet (a missing key, field
 // or index in an observed object); the caller waits for the next change instead of failing.
 var ErrDataPending = errors.New("data pending")
 
-// Eval runs the program against vars and returns a JSON-safe Go value. It never panics; a
-// missing key or field wraps ErrDataPending.
+// Eval runs the program against vars and returns a JSON-safe Go value (which may hold Omit).
+// It never panics; a missing key or field wraps ErrDataPending, running past the cost limit
+// wraps ErrCostLimitExceeded.
 func (p *Program) Eval(ctx context.Context, vars map[string]any) (result any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -26,6 +28,10 @@ func (p *Program) Eval(ctx context.Context, vars map[string]any) (result any, er
 	if err != nil {
 		if isPending(err) {
 			return nil, fmt.Errorf("%w: %v", ErrDataPending, err)
+		}
+		var cancelled interpreter.EvalCancelledError
+		if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
+			return nil, fmt.Errorf("expression %q: %w", p.Expression, ErrCostLimitExceeded)
 		}
 		return nil, err
 	}

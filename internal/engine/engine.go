@@ -29,6 +29,8 @@ import (
 type InstanceReconciler interface {
 	reconcile.Reconciler
 	SetGraph(g *graph.Graph)
+	// ExternalRequests lists the instances that read obj through an externalRef.
+	ExternalRequests(gvk schema.GroupVersionKind, obj client.Object) []reconcile.Request
 }
 
 // Options configure the Engine.
@@ -201,7 +203,9 @@ func (e *Engine) newController(g *graph.Graph) (*kindController, error) {
 	return kc, nil
 }
 
-// watchChildren routes events of a child kind to the owning instances of kc's kind.
+// watchChildren routes events of a kind the graph uses to the instances of kc's kind: objects
+// labelled as an instance's children go to that instance, and any object goes to the
+// instances that read it through an externalRef.
 func (e *Engine) watchChildren(kc *kindController, parent, child schema.GroupVersionKind) error {
 	if kc.watching[child] {
 		return nil
@@ -209,14 +213,15 @@ func (e *Engine) watchChildren(kc *kindController, parent, child schema.GroupVer
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(child)
 	err := kc.ctrl.Watch(&informerSource{cache: e.opts.Cache, obj: obj, fn: func(o client.Object) []reconcile.Request {
+		reqs := kc.rec.ExternalRequests(child, o)
 		l := o.GetLabels()
-		if l[metadata.InstanceKindLabel] != parent.Kind || l[metadata.InstanceGroupLabel] != parent.Group || l[metadata.InstanceNameLabel] == "" {
-			return nil
+		if l[metadata.InstanceKindLabel] == parent.Kind && l[metadata.InstanceGroupLabel] == parent.Group && l[metadata.InstanceNameLabel] != "" {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{
+				Namespace: l[metadata.InstanceNamespaceLabel],
+				Name:      l[metadata.InstanceNameLabel],
+			}})
 		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{
-			Namespace: l[metadata.InstanceNamespaceLabel],
-			Name:      l[metadata.InstanceNameLabel],
-		}}}
+		return reqs
 	}})
 	if err != nil {
 		return fmt.Errorf("watching %s: %w", child, err)

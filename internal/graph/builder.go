@@ -21,8 +21,12 @@ import (
 	"github.com/kro-run/kro/internal/simpleschema"
 )
 
-// maxReportedErrors bounds how many errors of one RGD are reported together.
-const maxReportedErrors = 10
+const (
+	// maxReportedErrors bounds how many errors of one RGD are reported together.
+	maxReportedErrors = 10
+	// maxCollectionDimensions bounds the forEach iterators of one resource.
+	maxCollectionDimensions = 10
+)
 
 // ErrDependencyNotReady wraps errors that may go away without an RGD change: a kind or its
 // schema the cluster does not serve yet.
@@ -113,7 +117,13 @@ func (b *Builder) Build(rgd *v1alpha1.ResourceGraphDefinition) (*Graph, error) {
 		return nil, err
 	}
 	for _, n := range g.Nodes {
-		errs.add(tc.compileNode(n))
+		if err := tc.compileNode(n); err != nil {
+			errs.add(err)
+			continue
+		}
+		if n.IsCollection() {
+			errs.add(checkIdentity(n))
+		}
 	}
 	statusFields, statusSchemas, err := compileStatus(tc.env, s)
 	errs.add(err)
@@ -166,15 +176,9 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 	if reservedIDs[r.ID] {
 		return nil, fmt.Errorf("resource %q: id is a reserved word", r.ID)
 	}
-	if r.ExternalRef != nil {
-		return nil, fmt.Errorf("resource %q: externalRef is not supported yet", r.ID)
-	}
-	tmpl, err := decodeMap(r.Template.Raw)
+	tmpl, ext, err := nodeTemplate(r)
 	if err != nil {
-		return nil, fmt.Errorf("resource %q field \"template\": %w", r.ID, err)
-	}
-	if len(tmpl) == 0 {
-		return nil, fmt.Errorf("resource %q: template is required", r.ID)
+		return nil, err
 	}
 	apiVersion, _ := tmpl["apiVersion"].(string)
 	kind, _ := tmpl["kind"].(string)
@@ -191,6 +195,12 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 	if err := checkReservedMetadata(md); err != nil {
 		return nil, fmt.Errorf("resource %q: %w", r.ID, err)
 	}
+	if ext != nil && len(r.ForEach) > 0 {
+		return nil, fmt.Errorf("resource %q: an externalRef cannot use forEach", r.ID)
+	}
+	if len(r.ForEach) > maxCollectionDimensions {
+		return nil, fmt.Errorf("resource %q field \"forEach\": %d dimensions, at most %d are allowed", r.ID, len(r.ForEach), maxCollectionDimensions)
+	}
 	gv, err := schema.ParseGroupVersion(apiVersion)
 	if err != nil {
 		return nil, fmt.Errorf("resource %q field \"apiVersion\": %w", r.ID, err)
@@ -204,7 +214,7 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 	if _, set := md["namespace"]; set && !namespaced {
 		return nil, fmt.Errorf("resource %q field \"metadata.namespace\": %s is cluster-scoped and cannot set a namespace", r.ID, kind)
 	}
-	if namespaced && !instanceNamespaced {
+	if namespaced && !instanceNamespaced && ext == nil {
 		if _, set := md["namespace"]; !set {
 			return nil, fmt.Errorf("resource %q field \"metadata.namespace\": a cluster-scoped RGD must set the namespace of namespaced %s", r.ID, kind)
 		}
@@ -219,6 +229,8 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 		GVR:        mapping.Resource,
 		Namespaced: namespaced,
 		Template:   tmpl,
+		External:   ext,
+		forEach:    r.ForEach,
 	}
 	for _, f := range fields {
 		field, err := newField(f)
@@ -236,6 +248,38 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 	}
 	n.includeWhen = r.IncludeWhen
 	return n, nil
+}
+
+// nodeTemplate returns the template of a resource: its own, or for an externalRef the object
+// reference as a template of apiVersion, kind and metadata.
+func nodeTemplate(r *v1alpha1.Resource) (map[string]any, *External, error) {
+	if r.ExternalRef == nil {
+		tmpl, err := decodeMap(r.Template.Raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("resource %q field \"template\": %w", r.ID, err)
+		}
+		if len(tmpl) == 0 {
+			return nil, nil, fmt.Errorf("resource %q: one of template or externalRef is required", r.ID)
+		}
+		return tmpl, nil, nil
+	}
+	if len(r.Template.Raw) > 0 {
+		return nil, nil, fmt.Errorf("resource %q: template and externalRef are mutually exclusive", r.ID)
+	}
+	ref := r.ExternalRef
+	raw, err := json.Marshal(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tmpl map[string]any
+	if err := json.Unmarshal(raw, &tmpl); err != nil {
+		return nil, nil, err
+	}
+	hasName, hasSelector := ref.Metadata.Name != "", ref.Metadata.Selector != nil
+	if hasName == hasSelector {
+		return nil, nil, fmt.Errorf("resource %q field \"externalRef.metadata\": exactly one of name or selector is required", r.ID)
+	}
+	return tmpl, &External{Selector: hasSelector}, nil
 }
 
 func newField(f parser.Field) (*Field, error) {

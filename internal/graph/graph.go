@@ -4,12 +4,17 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kro-run/kro/api/v1alpha1"
 	krocel "github.com/kro-run/kro/internal/cel"
 	"github.com/kro-run/kro/internal/graph/parser"
 )
 
-// SchemaVariable is the CEL variable holding the instance (without status).
-const SchemaVariable = "schema"
+const (
+	// SchemaVariable is the CEL variable holding the instance (without status).
+	SchemaVariable = "schema"
+	// EachVariable is the item of a collection in its readyWhen.
+	EachVariable = "each"
+)
 
 // Graph is the checked, compiled form of an RGD. It is immutable once built and safe to share
 // between goroutines.
@@ -59,10 +64,36 @@ type Node struct {
 	IncludeWhen []*krocel.Program
 	// Dependencies are the ids this node reads, sorted.
 	Dependencies []string
+	// External is set for an externalRef: kro reads the object(s), never writes them. The
+	// Template then holds only apiVersion, kind and metadata (name, namespace or selector).
+	External *External
+	// ForEach are the iterators of a collection, outermost first; empty for single objects.
+	ForEach []*Iterator
 
 	// includeWhen and readyWhen hold the sources of IncludeWhen and ReadyWhen until the
 	// graph's environment exists.
 	includeWhen, readyWhen []string
+	forEach                []v1alpha1.ForEachDimension
+}
+
+// External describes how an externalRef selects its objects.
+type External struct {
+	// Selector is true when objects are selected by labels (the node is then a list).
+	Selector bool
+}
+
+// Iterator is one forEach dimension.
+type Iterator struct {
+	Name    string
+	Program *krocel.Program
+}
+
+// IsCollection reports whether the node is a forEach collection.
+func (n *Node) IsCollection() bool { return len(n.forEach) > 0 }
+
+// IsList reports whether other nodes see this node as a list of objects.
+func (n *Node) IsList() bool {
+	return n.IsCollection() || n.External != nil && n.External.Selector
 }
 
 // Field is a templated string of a resource or of the instance status.

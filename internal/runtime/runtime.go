@@ -53,28 +53,111 @@ func (r *Runtime) Observed(id string) bool {
 	return ok
 }
 
-// Render returns the desired object of a node. Errors wrapping ErrDataPending mean an input is
-// not there yet.
+// Render returns the desired object of a single-object node (or the reference of an
+// externalRef). Errors wrapping ErrDataPending mean an input is not there yet.
 func (r *Runtime) Render(ctx context.Context, id string) (*unstructured.Unstructured, error) {
 	n := r.graph.Node(id)
 	if n == nil {
 		return nil, fmt.Errorf("unknown resource %q", id)
 	}
+	return r.render(ctx, n, r.vars)
+}
+
+// RenderItem returns the desired object of one item of a collection.
+func (r *Runtime) RenderItem(ctx context.Context, id string, item Item) (*unstructured.Unstructured, error) {
+	n := r.graph.Node(id)
+	if n == nil {
+		return nil, fmt.Errorf("unknown resource %q", id)
+	}
+	vars := make(map[string]any, len(r.vars)+len(item.Vars))
+	for k, v := range r.vars {
+		vars[k] = v
+	}
+	for k, v := range item.Vars {
+		vars[k] = v
+	}
+	return r.render(ctx, n, vars)
+}
+
+func (r *Runtime) render(ctx context.Context, n *graph.Node, vars map[string]any) (*unstructured.Unstructured, error) {
 	obj := runtime.DeepCopyJSON(n.Template)
 	for _, f := range n.Fields {
-		v, err := r.evalField(ctx, f)
+		v, err := evalField(ctx, f, vars)
 		if err != nil {
-			return nil, fmt.Errorf("resource %q field %q: %w", id, f.Path, err)
+			return nil, fmt.Errorf("resource %q field %q: %w", n.ID, f.Path, err)
 		}
 		if err := setPath(obj, f.Elems, v); err != nil {
-			return nil, fmt.Errorf("resource %q field %q: %w", id, f.Path, err)
+			return nil, fmt.Errorf("resource %q field %q: %w", n.ID, f.Path, err)
 		}
 	}
 	u := &unstructured.Unstructured{Object: obj}
-	if n.Namespaced && u.GetNamespace() == "" {
+	if n.Namespaced && u.GetNamespace() == "" && (n.External == nil || !n.External.Selector) {
 		u.SetNamespace(r.namespace)
 	}
 	return u, nil
+}
+
+// Item is one element of a collection: the value of each iterator and its position.
+type Item struct {
+	Vars  map[string]any
+	Index int
+}
+
+// Expand evaluates a collection's iterators and returns the cartesian product of their
+// lists, first iterator outermost. It fails when the product exceeds maxSize.
+func (r *Runtime) Expand(ctx context.Context, id string, maxSize int) ([]Item, error) {
+	n := r.graph.Node(id)
+	lists := make([][]any, len(n.ForEach))
+	size := 1
+	for i, it := range n.ForEach {
+		v, err := evalProgram(ctx, it.Program, r.vars)
+		if err != nil {
+			return nil, fmt.Errorf("resource %q forEach %q: %w", id, it.Name, err)
+		}
+		l, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("resource %q forEach %q: expression %q returned %T, expected a list", id, it.Name, it.Program.Expression, v)
+		}
+		lists[i] = l
+		size *= len(l)
+		if size > maxSize {
+			return nil, fmt.Errorf("resource %q: the collection has more than %d items (--rgd-max-collection-size)", id, maxSize)
+		}
+	}
+	items := make([]Item, 0, size)
+	if size == 0 {
+		return items, nil
+	}
+	idx := make([]int, len(lists))
+	for {
+		vars := make(map[string]any, len(lists))
+		for d, l := range lists {
+			vars[n.ForEach[d].Name] = l[idx[d]]
+		}
+		items = append(items, Item{Vars: vars, Index: len(items)})
+		// Advance the innermost (last) iterator first.
+		d := len(idx) - 1
+		for ; d >= 0; d-- {
+			idx[d]++
+			if idx[d] < len(lists[d]) {
+				break
+			}
+			idx[d] = 0
+		}
+		if d < 0 {
+			return items, nil
+		}
+	}
+}
+
+// SetObservedList records the live objects of a collection or selector externalRef, which
+// other nodes read as a list.
+func (r *Runtime) SetObservedList(id string, objs []*unstructured.Unstructured) {
+	l := make([]any, len(objs))
+	for i, o := range objs {
+		l[i] = o.Object
+	}
+	r.vars[id] = l
 }
 
 // Included reports whether all includeWhen expressions of a node are true.
@@ -91,14 +174,26 @@ func (r *Runtime) Included(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
-// Ready reports whether an observed node satisfies all its readyWhen expressions; when it does
-// not, the returned string is the first expression that is not true yet.
+// Ready reports whether an observed single object satisfies all its readyWhen expressions;
+// when it does not, the returned string is the first expression that is not true yet.
 func (r *Runtime) Ready(ctx context.Context, id string) (bool, string, error) {
-	if !r.Observed(id) {
+	obj, ok := r.vars[id].(map[string]any)
+	if !ok {
 		return false, "", nil
 	}
-	vars := map[string]any{id: r.vars[id]}
-	for _, prg := range r.graph.Node(id).ReadyWhen {
+	return r.ReadyObject(ctx, id, obj)
+}
+
+// ReadyObject evaluates a node's readyWhen against obj: the node itself, or an item of a
+// collection (bound to `each`).
+func (r *Runtime) ReadyObject(ctx context.Context, id string, obj map[string]any) (bool, string, error) {
+	n := r.graph.Node(id)
+	name := id
+	if n.IsCollection() {
+		name = graph.EachVariable
+	}
+	vars := map[string]any{name: obj}
+	for _, prg := range n.ReadyWhen {
 		ok, err := prg.EvalBool(ctx, vars)
 		if errors.Is(err, ErrDataPending) || err == nil && !ok {
 			return false, prg.Expression, nil
@@ -116,7 +211,7 @@ func (r *Runtime) Status(ctx context.Context) (map[string]any, error) {
 	out := map[string]any{}
 	var errs []error
 	for _, f := range r.graph.Instance.Status {
-		v, err := r.evalField(ctx, f)
+		v, err := evalField(ctx, f, r.vars)
 		if errors.Is(err, ErrDataPending) {
 			continue
 		}
@@ -133,9 +228,9 @@ func (r *Runtime) Status(ctx context.Context) (map[string]any, error) {
 
 // evalField evaluates a templated string: the value of its single expression, or the
 // concatenation of its parts.
-func (r *Runtime) evalField(ctx context.Context, f *graph.Field) (any, error) {
+func evalField(ctx context.Context, f *graph.Field, vars map[string]any) (any, error) {
 	if f.Standalone {
-		return evalProgram(ctx, f.Programs[0], r.vars)
+		return evalProgram(ctx, f.Programs[0], vars)
 	}
 	var b strings.Builder
 	i := 0
@@ -144,7 +239,7 @@ func (r *Runtime) evalField(ctx context.Context, f *graph.Field) (any, error) {
 			b.WriteString(seg.Literal)
 			continue
 		}
-		v, err := evalProgram(ctx, f.Programs[i], r.vars)
+		v, err := evalProgram(ctx, f.Programs[i], vars)
 		i++
 		if err != nil {
 			return nil, err

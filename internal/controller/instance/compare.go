@@ -16,7 +16,8 @@ func isSubset(desired, live any) bool {
 		for k, dv := range d {
 			lv, ok := l[k]
 			if !ok {
-				if dv == nil {
+				// The API server drops null and empty values; they match an absent field.
+				if isEmpty(dv) {
 					continue
 				}
 				return false
@@ -55,4 +56,16 @@ func isSubset(desired, live any) bool {
 		return false
 	}
 	return equality.Semantic.DeepEqual(desired, live)
+}
+
+func isEmpty(v any) bool {
+	switch val := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(val) == 0
+	case []any:
+		return len(val) == 0
+	}
+	return false
 }

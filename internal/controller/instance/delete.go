@@ -49,6 +49,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 	}
 	inst.SetFinalizers(kept)
 	ctrl.LoggerFrom(ctx).Info("Removing finalizer; all resources are deleted")
+	r.pruned.Delete(inst.GetUID())
+	r.externals.set(client.ObjectKeyFromObject(inst), nil)
 	if err := r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,9 +13,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/kro-run/kro/internal/conditions"
 	"github.com/kro-run/kro/internal/graph"
@@ -46,18 +49,32 @@ type Options struct {
 	Recorder events.EventRecorder
 	// ReconcileTimeout bounds one reconcile. Default 2 minutes.
 	ReconcileTimeout time.Duration
+	// MaxCollectionSize bounds the items of one forEach collection. Default 1000.
+	MaxCollectionSize int
 }
 
 // Reconciler reconciles instances of one kind.
 type Reconciler struct {
 	opts  Options
 	graph atomic.Pointer[graph.Graph]
+	// pruned maps an instance UID to the graph generation it was last fully pruned with.
+	pruned sync.Map
+	// externals routes changes of externalRef objects to the instances reading them.
+	externals externalIndex
+}
+
+// ExternalRequests lists the instances that read obj through an externalRef.
+func (r *Reconciler) ExternalRequests(gvk schema.GroupVersionKind, obj client.Object) []reconcile.Request {
+	return r.externals.requests(gvk, obj)
 }
 
 // New returns a Reconciler serving g's kind.
 func New(g *graph.Graph, opts Options) *Reconciler {
 	if opts.ReconcileTimeout == 0 {
 		opts.ReconcileTimeout = 2 * time.Minute
+	}
+	if opts.MaxCollectionSize <= 0 {
+		opts.MaxCollectionSize = 1000
 	}
 	r := &Reconciler{opts: opts}
 	r.graph.Store(g)
@@ -128,7 +145,7 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	for k, v := range applySetAnnotations(g, inst.GetNamespace()) {
+	for k, v := range applySetAnnotations(g, inst.GetNamespace(), annotations) {
 		if annotations[k] != v {
 			annotations[k] = v
 			changed = true

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/kro-run/kro/internal/conditions"
 )
@@ -99,7 +100,15 @@ func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, bool, 
 		conds = append(conds, m)
 	}
 	out["conditions"] = conds
-	out = kruntime.DeepCopyJSON(out)
+	// Compare in the form the API server returns: through JSON, where a whole float is an int.
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return nil, false, err
+	}
+	out = map[string]any{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, false, err
+	}
 	current, _, _ := unstructured.NestedMap(inst.Object, "status")
 	return out, !equality.Semantic.DeepEqual(current, out), nil
 }

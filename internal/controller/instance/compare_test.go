@@ -1,0 +1,193 @@
+package instance
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestIsSubset(t *testing.T) {
+	cases := map[string]struct {
+		reason  string
+		desired any
+		live    any
+		want    bool
+	}{
+		"EqualMaps": {
+			reason:  "identical maps",
+			desired: map[string]any{"a": "x", "b": int64(1)},
+			live:    map[string]any{"a": "x", "b": int64(1)},
+			want:    true,
+		},
+		"ExtraLiveFields": {
+			reason:  "fields only the live object has (defaults, status, managed fields) are ignored",
+			desired: map[string]any{"a": "x"},
+			live:    map[string]any{"a": "x", "status": map[string]any{"phase": "Ready"}, "extra": int64(3)},
+			want:    true,
+		},
+		"MissingLiveField": {
+			reason:  "a desired field absent from the live object is a difference",
+			desired: map[string]any{"a": "x", "b": "y"},
+			live:    map[string]any{"a": "x"},
+			want:    false,
+		},
+		"DifferentValue": {
+			reason:  "a changed scalar is a difference",
+			desired: map[string]any{"a": "x"},
+			live:    map[string]any{"a": "y"},
+			want:    false,
+		},
+		"NestedEqual": {
+			reason:  "nested maps are compared recursively, extra live fields ignored at any depth",
+			desired: map[string]any{"spec": map[string]any{"template": map[string]any{"image": "nginx"}}},
+			live:    map[string]any{"spec": map[string]any{"template": map[string]any{"image": "nginx", "pullPolicy": "Always"}, "paused": false}},
+			want:    true,
+		},
+		"NestedDifferent": {
+			reason:  "a nested difference is found",
+			desired: map[string]any{"spec": map[string]any{"template": map[string]any{"image": "nginx:2"}}},
+			live:    map[string]any{"spec": map[string]any{"template": map[string]any{"image": "nginx:1"}}},
+			want:    false,
+		},
+		"MapVersusScalar": {
+			reason:  "a map desired where the live object has a scalar",
+			desired: map[string]any{"a": map[string]any{"b": "c"}},
+			live:    map[string]any{"a": "c"},
+			want:    false,
+		},
+		"EqualLists": {
+			reason:  "lists equal element by element",
+			desired: map[string]any{"l": []any{"a", int64(1)}},
+			live:    map[string]any{"l": []any{"a", int64(1)}},
+			want:    true,
+		},
+		"ListOfMapsWithExtraLiveFields": {
+			reason:  "list items that are maps may have extra live fields",
+			desired: []any{map[string]any{"name": "c", "image": "nginx"}},
+			live:    []any{map[string]any{"name": "c", "image": "nginx", "imagePullPolicy": "Always"}},
+			want:    true,
+		},
+		"LiveListLonger": {
+			reason:  "lists of different length differ, even if desired is a prefix",
+			desired: []any{"a"},
+			live:    []any{"a", "b"},
+			want:    false,
+		},
+		"LiveListShorter": {
+			reason:  "lists of different length differ",
+			desired: []any{"a", "b"},
+			live:    []any{"a"},
+			want:    false,
+		},
+		"ListOrder": {
+			reason:  "list order matters",
+			desired: []any{"a", "b"},
+			live:    []any{"b", "a"},
+			want:    false,
+		},
+		"ListVersusMap": {
+			reason:  "a list desired where the live object has a map",
+			desired: []any{"a"},
+			live:    map[string]any{"0": "a"},
+			want:    false,
+		},
+		"EmptyListVersusAbsent": {
+			reason:  "the API server drops empty lists, so an absent live field matches an empty desired one (no re-apply every reconcile)",
+			desired: map[string]any{"l": []any{}},
+			live:    map[string]any{},
+			want:    true,
+		},
+		"Int64EqualsFloat64": {
+			reason:  "an int64 desired value equals the same float64 live value",
+			desired: map[string]any{"n": int64(3)},
+			live:    map[string]any{"n": float64(3)},
+			want:    true,
+		},
+		"Float64EqualsInt64": {
+			reason:  "a float64 desired value equals the same int64 live value",
+			desired: map[string]any{"n": float64(3)},
+			live:    map[string]any{"n": int64(3)},
+			want:    true,
+		},
+		"Int64DiffersFromFloat64": {
+			reason:  "different numbers differ across types",
+			desired: map[string]any{"n": int64(3)},
+			live:    map[string]any{"n": 3.5},
+			want:    false,
+		},
+		"Float64Equal": {
+			reason:  "equal floats",
+			desired: 1.5,
+			live:    1.5,
+			want:    true,
+		},
+		"IntVersusString": {
+			reason:  "a number is not its string form",
+			desired: map[string]any{"n": int64(3)},
+			live:    map[string]any{"n": "3"},
+			want:    false,
+		},
+		"NilDesiredAbsentLive": {
+			reason:  "a nil desired value is satisfied by an absent live field",
+			desired: map[string]any{"a": nil, "b": "x"},
+			live:    map[string]any{"b": "x"},
+			want:    true,
+		},
+		"NilDesiredNilLive": {
+			reason:  "a nil desired value is satisfied by a nil live value",
+			desired: map[string]any{"a": nil},
+			live:    map[string]any{"a": nil},
+			want:    true,
+		},
+		"NilDesiredPresentLive": {
+			reason:  "a nil desired value is not satisfied by a live value",
+			desired: map[string]any{"a": nil},
+			live:    map[string]any{"a": "x"},
+			want:    false,
+		},
+		"PresentDesiredNilLive": {
+			reason:  "a desired value is not satisfied by a nil live value",
+			desired: map[string]any{"a": "x"},
+			live:    map[string]any{"a": nil},
+			want:    false,
+		},
+		"Bools": {
+			reason:  "bools compare by value",
+			desired: map[string]any{"b": false},
+			live:    map[string]any{"b": true},
+			want:    false,
+		},
+		"EmptyDesired": {
+			reason:  "an empty desired map is a subset of anything map-shaped",
+			desired: map[string]any{},
+			live:    map[string]any{"a": "x"},
+			want:    true,
+		},
+		"ObjectLike": {
+			reason: "a typical rendered object against its live object",
+			desired: map[string]any{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": "a", "namespace": "ns", "labels": map[string]any{"app": "a"}},
+				"data":     map[string]any{"k": "v"},
+			},
+			live: map[string]any{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{
+					"name": "a", "namespace": "ns", "labels": map[string]any{"app": "a", "other": "x"},
+					"uid": "u", "resourceVersion": "7", "creationTimestamp": "2026-01-01T00:00:00Z",
+					"managedFields": []any{map[string]any{"manager": "kro"}},
+				},
+				"data": map[string]any{"k": "v"},
+			},
+			want: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := isSubset(tc.desired, tc.live)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\nisSubset(...): -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,245 @@
+package integration
+
+import (
+	"context"
+	"testing"
+
+	"github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kro-run/kro/internal/metadata"
+)
+
+// patchSpec merge-patches fields of an instance's spec.
+func patchSpec(g gomega.Gomega, gvk schema.GroupVersionKind, ns, name string, spec map[string]any) {
+	cur := get(g, gvk, ns, name)
+	patch := client.MergeFrom(cur.DeepCopy())
+	for k, v := range spec {
+		g.Expect(unstructured.SetNestedField(cur.Object, v, "spec", k)).To(gomega.Succeed())
+	}
+	g.Expect(env.client.Patch(context.Background(), cur, patch)).To(gomega.Succeed())
+}
+
+func listNames(g gomega.Gomega, gvk schema.GroupVersionKind, ns string, labels map[string]string) []string {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	g.Expect(env.client.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels(labels))).To(gomega.Succeed())
+	var names []string
+	for _, item := range list.Items {
+		if item.GetDeletionTimestamp() == nil {
+			names = append(names, item.GetName())
+		}
+	}
+	return names
+}
+
+func TestIncludeWhen(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-include
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItInclude
+    spec:
+      extra: boolean | default=false
+  resources:
+  - id: base
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-base"}
+  - id: extra
+    includeWhen: ["${schema.spec.extra}"]
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-extra"}
+  - id: dependent
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${extra.metadata.name}-dependent"}
+`)
+	waitRGDActive(g, "it-include")
+	gvk := schema.GroupVersionKind{Group: "kro.run", Version: "v1alpha1", Kind: "ItInclude"}
+	ns := newNamespace(t, g)
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItInclude, metadata: {name: inc, namespace: %s}, spec: {extra: true}}", ns))).To(gomega.Succeed())
+	children := map[string]string{metadata.InstanceNameLabel: "inc"}
+
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(listNames(g, configMapGVK, ns, children)).To(gomega.ConsistOf("inc-base", "inc-extra", "inc-extra-dependent"))
+		g.Expect(str(get(g, gvk, ns, "inc"), "status", "state")).To(gomega.Equal("ACTIVE"))
+	}).Should(gomega.Succeed())
+
+	// false: the node and its dependent are pruned.
+	patchSpec(g, gvk, ns, "inc", map[string]any{"extra": false})
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(listNames(g, configMapGVK, ns, children)).To(gomega.ConsistOf("inc-base"))
+		g.Expect(str(get(g, gvk, ns, "inc"), "status", "state")).To(gomega.Equal("ACTIVE"))
+	}).Should(gomega.Succeed())
+
+	// true again: recreated.
+	patchSpec(g, gvk, ns, "inc", map[string]any{"extra": true})
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(listNames(g, configMapGVK, ns, children)).To(gomega.ConsistOf("inc-base", "inc-extra", "inc-extra-dependent"))
+	}).Should(gomega.Succeed())
+}
+
+func TestForEach(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-foreach
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItForEach
+    spec:
+      regions: "[]string"
+      tiers: "[]string | default=[\"web\"]"
+    status:
+      names: ${configs.map(c, c.metadata.name)}
+  resources:
+  - id: configs
+    forEach:
+    - region: ${schema.spec.regions}
+    - tier: ${schema.spec.tiers}
+    readyWhen: ["${each.data.region != ''}"]
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-${region}-${tier}"}
+      data: {region: "${region}", tier: "${tier}"}
+  - id: summary
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-summary"}
+      data:
+        count: ${string(size(configs))}
+`)
+	waitRGDActive(g, "it-foreach")
+	gvk := schema.GroupVersionKind{Group: "kro.run", Version: "v1alpha1", Kind: "ItForEach"}
+	ns := newNamespace(t, g)
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItForEach, metadata: {name: fe, namespace: %s}, spec: {regions: [eu, us], tiers: [web, db]}}", ns))).To(gomega.Succeed())
+	items := map[string]string{metadata.NodeIDLabel: "configs", metadata.InstanceNameLabel: "fe"}
+
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(listNames(g, configMapGVK, ns, items)).To(gomega.ConsistOf("fe-eu-web", "fe-eu-db", "fe-us-web", "fe-us-db"))
+		g.Expect(str(get(g, configMapGVK, ns, "fe-summary"), "data", "count")).To(gomega.Equal("4"))
+		item := get(g, configMapGVK, ns, "fe-us-db")
+		g.Expect(item.GetLabels()).To(gomega.HaveKeyWithValue(metadata.CollectionIndexLabel, "3"))
+		g.Expect(item.GetLabels()).To(gomega.HaveKeyWithValue(metadata.CollectionSizeLabel, "4"))
+		inst := get(g, gvk, ns, "fe")
+		g.Expect(str(inst, "status", "state")).To(gomega.Equal("ACTIVE"))
+		names, _, _ := unstructured.NestedStringSlice(inst.Object, "status", "names")
+		g.Expect(names).To(gomega.Equal([]string{"fe-eu-web", "fe-eu-db", "fe-us-web", "fe-us-db"}))
+	}).Should(gomega.Succeed())
+
+	// Shrinking prunes the items no longer wanted.
+	patchSpec(g, gvk, ns, "fe", map[string]any{"regions": []any{"us"}, "tiers": []any{"web"}})
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(listNames(g, configMapGVK, ns, items)).To(gomega.ConsistOf("fe-us-web"))
+		g.Expect(str(get(g, configMapGVK, ns, "fe-summary"), "data", "count")).To(gomega.Equal("1"))
+	}).Should(gomega.Succeed())
+
+	// Growing creates the new ones.
+	patchSpec(g, gvk, ns, "fe", map[string]any{"regions": []any{"us", "ap"}})
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(listNames(g, configMapGVK, ns, items)).To(gomega.ConsistOf("fe-us-web", "fe-ap-web"))
+	}).Should(gomega.Succeed())
+}
+
+func TestExternalRef(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-external
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItExternal
+    spec:
+      settings: string
+  resources:
+  - id: settings
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.spec.settings}"}
+  - id: team
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        selector:
+          matchLabels: {team: "${schema.metadata.name}"}
+  - id: derived
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-derived"}
+      data:
+        color: ${settings.data.color}
+        members: ${team.map(m, m.metadata.name).join(",")}
+`)
+	waitRGDActive(g, "it-external")
+	gvk := schema.GroupVersionKind{Group: "kro.run", Version: "v1alpha1", Kind: "ItExternal"}
+	ns := newNamespace(t, g)
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItExternal, metadata: {name: ext, namespace: %s}, spec: {settings: shared}}", ns))).To(gomega.Succeed())
+
+	// The referenced object does not exist yet: the instance waits and says on what.
+	g.Eventually(func(g gomega.Gomega) {
+		inst := get(g, gvk, ns, "ext")
+		g.Expect(str(inst, "status", "state")).To(gomega.Equal("IN_PROGRESS"))
+		conds, _, _ := unstructured.NestedSlice(inst.Object, "status", "conditions")
+		g.Expect(conds).To(gomega.ContainElement(gomega.And(
+			gomega.HaveKeyWithValue("type", "ResourcesReady"),
+			gomega.HaveKeyWithValue("message", gomega.ContainSubstring(`resource "settings" is waiting for external ConfigMap `+ns+"/shared")))))
+	}).Should(gomega.Succeed())
+
+	// It appears late: the instance continues at once (watch, not polling).
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: v1, kind: ConfigMap, metadata: {name: shared, namespace: %s}, data: {color: blue}}", ns))).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		d := get(g, configMapGVK, ns, "ext-derived")
+		g.Expect(d).NotTo(gomega.BeNil())
+		g.Expect(str(d, "data", "color")).To(gomega.Equal("blue"))
+		g.Expect(str(d, "data", "members")).To(gomega.Equal(""))
+		g.Expect(str(get(g, gvk, ns, "ext"), "status", "state")).To(gomega.Equal("ACTIVE"))
+	}).Should(gomega.Succeed())
+
+	// The selector gains members; the external object changes.
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: v1, kind: ConfigMap, metadata: {name: alice, namespace: %s, labels: {team: ext}}}", ns))).To(gomega.Succeed())
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: v1, kind: ConfigMap, metadata: {name: bob, namespace: %s, labels: {team: ext}}}", ns))).To(gomega.Succeed())
+	shared := get(g, configMapGVK, ns, "shared")
+	patch := client.MergeFrom(shared.DeepCopy())
+	g.Expect(unstructured.SetNestedField(shared.Object, "green", "data", "color")).To(gomega.Succeed())
+	g.Expect(env.client.Patch(ctx, shared, patch)).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		d := get(g, configMapGVK, ns, "ext-derived")
+		g.Expect(str(d, "data", "members")).To(gomega.Equal("alice,bob"))
+		g.Expect(str(d, "data", "color")).To(gomega.Equal("green"))
+	}).Should(gomega.Succeed())
+
+	// kro never deletes an external reference.
+	g.Expect(env.client.Delete(ctx, get(g, gvk, ns, "ext"))).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(get(g, gvk, ns, "ext")).To(gomega.BeNil())
+		g.Expect(get(g, configMapGVK, ns, "ext-derived")).To(gomega.BeNil())
+	}).Should(gomega.Succeed())
+	g.Expect(get(g, configMapGVK, ns, "shared")).NotTo(gomega.BeNil())
+	g.Expect(get(g, configMapGVK, ns, "alice")).NotTo(gomega.BeNil())
+}
