@@ -17,11 +17,12 @@ import (
 
 // Static cost defaults.
 const (
-	// DefaultStaticCostLimit is the largest worst-case cost estimate a program may have when a
-	// static limit is asked for with DefaultLimits. Like the API server's per-expression
-	// estimate limit, it is ten times the runtime limit: the estimate assumes every input is as
-	// large as MaxInputSize, which real data rarely is.
-	DefaultStaticCostLimit uint64 = 10 * DefaultCostLimit
+	// DefaultStaticCostLimit is the largest worst-case cost estimate a program may have under
+	// DefaultLimits. The estimate assumes every input of unknown size is DefaultMaxInputSize
+	// large, which real data rarely is, so the static limit only rejects expressions that are
+	// expensive on any realistic input (three comprehensions nested over data of unknown size)
+	// and leaves the rest to the runtime limit; two nested comprehensions pass.
+	DefaultStaticCostLimit uint64 = 100 * DefaultCostLimit
 	// DefaultMaxInputSize is the size (characters of a string, items of a list, entries of a
 	// map) the static estimate assumes for data whose size the environment does not know.
 	DefaultMaxInputSize uint64 = 1024

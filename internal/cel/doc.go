@@ -1,4 +1,11 @@
 // Package cel owns kro's CEL environment: which libraries expressions can use, how they are
 // compiled and how a program is evaluated safely (cost limit, panic recovery) into JSON-safe
 // Go values. It does not know about resources or graphs.
+//
+// Besides the cel-go and Kubernetes libraries, every environment has kro's own, one
+// cel.Library per file: hash (hash.go), json (json.go), random (random.go), map merging
+// (maps.go), list index edits (lists.go) and omit() (omit.go). The runtime functions of status
+// conditions (runtime.go) are added only where asked for, with RuntimeLibrary. Each function
+// has a static cost estimate and a runtime cost (cost.go); CompileWithLimits can reject an
+// expression whose estimated worst case is too expensive.
 package cel

@@ -310,8 +310,8 @@ func TestEvalCostLimit(t *testing.T) {
 				if errors.Is(err, ErrDataPending) {
 					t.Errorf("%s\nEval(%q): cost limit error %v must not be pending", tc.reason, tc.expr, err)
 				}
-				if !strings.Contains(err.Error(), "cost limit") {
-					t.Errorf("%s\nEval(%q): want a cost limit error, got %v", tc.reason, tc.expr, err)
+				if !errors.Is(err, ErrCostLimitExceeded) {
+					t.Errorf("%s\nEval(%q): want an error wrapping ErrCostLimitExceeded, got %v", tc.reason, tc.expr, err)
 				}
 			case <-time.After(20 * time.Second):
 				t.Fatalf("%s\nEval(%q) did not return within 20s", tc.reason, tc.expr)

@@ -69,6 +69,9 @@ type Node struct {
 	External *External
 	// ForEach are the iterators of a collection, outermost first; empty for single objects.
 	ForEach []*Iterator
+	// BytesPaths are the paths of the kind's byte fields (schema.AnyElem for any key), which
+	// expressions read as bytes rather than base64 text.
+	BytesPaths [][]string
 
 	// includeWhen and readyWhen hold the sources of IncludeWhen and ReadyWhen until the
 	// graph's environment exists.

@@ -56,7 +56,9 @@ func (b *Builder) typeContext(g *Graph, spec *apiextensionsv1.JSONSchemaProps) (
 				errs.add(fmt.Errorf("resource %q: %w: %v", n.ID, ErrDependencyNotReady, err))
 				continue
 			}
-			add(n.ID, kroschema.DeclType(s, "kro.resource."+n.ID))
+			t := kroschema.DeclType(s, "kro.resource."+n.ID)
+			add(n.ID, t)
+			n.BytesPaths = kroschema.BytesPaths(t)
 		}
 		if err := errs.err(); err != nil {
 			return nil, err

@@ -44,7 +44,15 @@ func New(g *graph.Graph, instance *unstructured.Unstructured) *Runtime {
 
 // SetObserved records the live state of a node's object; dependents read it from now on.
 func (r *Runtime) SetObserved(id string, obj *unstructured.Unstructured) {
-	r.vars[id] = obj.Object
+	r.vars[id] = r.celView(id, obj.Object)
+}
+
+// celView is how expressions see an object: byte fields decoded from base64.
+func (r *Runtime) celView(id string, obj map[string]any) map[string]any {
+	for _, path := range r.graph.Node(id).BytesPaths {
+		obj = decodeBytes(obj, path).(map[string]any)
+	}
+	return obj
 }
 
 // Observed reports whether a node's object has been observed.
@@ -155,7 +163,7 @@ func (r *Runtime) Expand(ctx context.Context, id string, maxSize int) ([]Item, e
 func (r *Runtime) SetObservedList(id string, objs []*unstructured.Unstructured) {
 	l := make([]any, len(objs))
 	for i, o := range objs {
-		l[i] = o.Object
+		l[i] = r.celView(id, o.Object)
 	}
 	r.vars[id] = l
 }
@@ -192,7 +200,7 @@ func (r *Runtime) ReadyObject(ctx context.Context, id string, obj map[string]any
 	if n.IsCollection() {
 		name = graph.EachVariable
 	}
-	vars := map[string]any{name: obj}
+	vars := map[string]any{name: r.celView(id, obj)}
 	for _, prg := range n.ReadyWhen {
 		ok, err := prg.EvalBool(ctx, vars)
 		if errors.Is(err, ErrDataPending) || err == nil && !ok {

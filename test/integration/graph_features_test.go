@@ -243,3 +243,45 @@ spec:
 	g.Expect(get(g, configMapGVK, ns, "shared")).NotTo(gomega.BeNil())
 	g.Expect(get(g, configMapGVK, ns, "alice")).NotTo(gomega.BeNil())
 }
+
+func TestSecretDataIsBytes(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-secret
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItSecret
+    spec:
+      password: string
+  resources:
+  - id: secret
+    template:
+      apiVersion: v1
+      kind: Secret
+      metadata: {name: "${schema.metadata.name}-creds"}
+      stringData:
+        password: ${schema.spec.password}
+  - id: reader
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-reader"}
+      data:
+        decoded: ${string(secret.data.password)}
+        length: ${string(size(secret.data.password))}
+`)
+	waitRGDActive(g, "it-secret")
+	ns := newNamespace(t, g)
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItSecret, metadata: {name: s, namespace: %s}, spec: {password: hunter2}}", ns))).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		cm := get(g, configMapGVK, ns, "s-reader")
+		g.Expect(cm).NotTo(gomega.BeNil())
+		g.Expect(str(cm, "data", "decoded")).To(gomega.Equal("hunter2"))
+		g.Expect(str(cm, "data", "length")).To(gomega.Equal("7"))
+	}).Should(gomega.Succeed())
+}

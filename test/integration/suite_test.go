@@ -3,9 +3,11 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +26,46 @@ import (
 var env struct {
 	cfg    *rest.Config
 	client client.Client
+	// requests counts the API requests of the kro manager (not of the tests' client).
+	requests requestCounter
 }
+
+// requestCounter counts API requests: writes (POST, PUT, PATCH, DELETE) and reads (GET
+// and LIST, excluding WATCH).
+type requestCounter struct {
+	writes, reads atomic.Int64
+}
+
+// Reset zeroes both counters.
+func (c *requestCounter) Reset() {
+	c.writes.Store(0)
+	c.reads.Store(0)
+}
+
+// Writes is the number of write requests since the last reset.
+func (c *requestCounter) Writes() int64 { return c.writes.Load() }
+
+// Reads is the number of GET and LIST requests since the last reset.
+func (c *requestCounter) Reads() int64 { return c.reads.Load() }
+
+func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		switch req.Method {
+		case http.MethodGet:
+			if req.URL.Query().Get("watch") != "true" && req.URL.Query().Get("watch") != "1" {
+				c.reads.Add(1)
+			}
+		case http.MethodHead, http.MethodOptions:
+		default:
+			c.writes.Add(1)
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -57,7 +98,9 @@ func run(m *testing.M) int {
 	opts := app.DefaultOptions()
 	opts.MetricsAddr = "0"
 	opts.ProbeAddr = "0"
-	mgr, err := app.NewManager(cfg, opts)
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.Wrap(env.requests.wrap)
+	mgr, err := app.NewManager(mgrCfg, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "creating manager: %v\n", err)
 		return 1

@@ -76,6 +76,7 @@ func (r *Reconciler) deleteNode(ctx context.Context, n *graph.Node, applySetID s
 		if err := r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 			return 0, err
 		}
+		r.applied.Delete(keyOf(obj))
 	}
 	return len(list.Items), nil
 }

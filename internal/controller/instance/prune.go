@@ -59,6 +59,7 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 			if err := r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("deleting %s %s: %w", gvk.Kind, objectName(obj), err)
 			}
+			r.applied.Delete(keyOf(obj))
 		}
 	}
 	if len(p.notReady) > 0 {

@@ -61,6 +61,8 @@ type Reconciler struct {
 	pruned sync.Map
 	// externals routes changes of externalRef objects to the instances reading them.
 	externals externalIndex
+	// applied maps an objectKey to the appliedState kro last applied to it.
+	applied sync.Map
 }
 
 // ExternalRequests lists the instances that read obj through an externalRef.

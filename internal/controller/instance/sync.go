@@ -2,8 +2,10 @@ package instance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -264,17 +266,28 @@ func (p *pass) track(r *Reconciler, inst client.ObjectKey, ref externalRef) {
 }
 
 // apply server-side applies desired unless the live object already matches it, and returns
-// the live object.
+// the live object. An object is known to match when kro applied the same desired state and
+// nobody changed it since (same resourceVersion), or when every desired field has its value
+// in the live object.
 func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
+	key := keyOf(desired)
+	hash, err := hashObject(desired)
+	if err != nil {
+		return nil, err
+	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(n.GVK)
-	err := r.opts.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	err = r.opts.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	switch {
 	case err == nil:
 		if owner := live.GetLabels()[metadata.ApplySetPartOfLabel]; owner != "" && owner != applySetID {
 			return nil, fmt.Errorf("%w: %s %s is part of %s", errConflict, n.GVK.Kind, objectName(live), owner)
 		}
+		if last, ok := r.applied.Load(key); ok && last.(appliedState) == (appliedState{hash, live.GetResourceVersion()}) {
+			return live, nil
+		}
 		if isSubset(desired.Object, live.Object) {
+			r.applied.Store(key, appliedState{hash, live.GetResourceVersion()})
 			return live, nil
 		}
 	case !apierrors.IsNotFound(err):
@@ -284,9 +297,28 @@ func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstruct
 	err = r.opts.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired),
 		client.ForceOwnership, client.FieldOwner(metadata.FieldManager))
 	if err != nil {
+		r.applied.Delete(key)
 		return nil, fmt.Errorf("applying %s %s: %w", n.GVK.Kind, objectName(desired), err)
 	}
+	r.applied.Store(key, appliedState{hash, desired.GetResourceVersion()})
 	return desired, nil
+}
+
+// appliedState remembers what kro last applied to an object and the resourceVersion the
+// object had right after.
+type appliedState struct {
+	hash            uint64
+	resourceVersion string
+}
+
+func hashObject(u *unstructured.Unstructured) (uint64, error) {
+	raw, err := json.Marshal(u.Object)
+	if err != nil {
+		return 0, err
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(raw)
+	return h.Sum64(), nil
 }
 
 // isTransient reports API errors worth retrying with backoff.

@@ -30,6 +30,9 @@ func declType(s *spec.Schema, path string, depth int) *apiservercel.DeclType {
 	}
 	switch schemaType(s) {
 	case "string":
+		if s.Format == "byte" {
+			return apiservercel.BytesType
+		}
 		return apiservercel.StringType
 	case "integer":
 		return apiservercel.IntType
