@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kro-run/kro/api/v1alpha1"
+	krocel "github.com/kro-run/kro/internal/cel"
 	"github.com/kro-run/kro/internal/graph/crd"
 	"github.com/kro-run/kro/internal/graph/dag"
 	"github.com/kro-run/kro/internal/graph/parser"
@@ -36,6 +37,7 @@ var ErrDependencyNotReady = errors.New("not served by the cluster yet")
 type Builder struct {
 	mapper  meta.RESTMapper
 	schemas kroschema.Resolver
+	limits  krocel.Limits
 }
 
 // BuilderOption configures a Builder.
@@ -48,9 +50,15 @@ func WithSchemaResolver(r kroschema.Resolver) BuilderOption {
 	return func(b *Builder) { b.schemas = r }
 }
 
+// WithCELLimits sets the cost limits of every expression. Default krocel.DefaultLimits():
+// expressions whose estimated worst-case cost is too high are rejected at RGD time.
+func WithCELLimits(l krocel.Limits) BuilderOption {
+	return func(b *Builder) { b.limits = l }
+}
+
 // NewBuilder returns a Builder resolving kinds with mapper.
 func NewBuilder(mapper meta.RESTMapper, opts ...BuilderOption) *Builder {
-	b := &Builder{mapper: mapper}
+	b := &Builder{mapper: mapper, limits: krocel.DefaultLimits()}
 	for _, o := range opts {
 		o(b)
 	}
@@ -125,12 +133,13 @@ func (b *Builder) Build(rgd *v1alpha1.ResourceGraphDefinition) (*Graph, error) {
 			errs.add(checkIdentity(n))
 		}
 	}
-	statusFields, statusSchemas, err := compileStatus(tc.env, s)
+	statusFields, conditions, statusSchemas, err := compileStatus(tc.env, s, tc.limits)
 	errs.add(err)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	g.Instance.Status = statusFields
+	g.Instance.Conditions = conditions
 
 	if g.Order, err = order(g.Nodes); err != nil {
 		return nil, err

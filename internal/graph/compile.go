@@ -35,12 +35,12 @@ var reservedIDs = func() map[string]bool {
 }()
 
 // compileCondition compiles a standalone `${...}` expression that must be boolean.
-func compileCondition(env *cel.Env, src string) (*krocel.Program, error) {
+func compileCondition(env *cel.Env, src string, limits krocel.Limits) (*krocel.Program, error) {
 	expr, err := standaloneExpression(src)
 	if err != nil {
 		return nil, err
 	}
-	prg, err := krocel.Compile(env, expr)
+	prg, err := krocel.CompileWithLimits(env, expr, limits)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", expr, err)
 	}
@@ -67,28 +67,32 @@ func isStringish(t *cel.Type) bool {
 }
 
 // compileStatus compiles the instance status fields and infers their schemas.
-func compileStatus(env *cel.Env, s *v1alpha1.Schema) ([]*Field, map[string]apiextensionsv1.JSONSchemaProps, error) {
+func compileStatus(env *cel.Env, s *v1alpha1.Schema, limits krocel.Limits) ([]*Field, []*krocel.Program, map[string]apiextensionsv1.JSONSchemaProps, error) {
 	status, err := decodeMap(s.Status.Raw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("spec.schema.status: %w", err)
+		return nil, nil, nil, fmt.Errorf("spec.schema.status: %w", err)
 	}
 	// Custom conditions are declared under "conditions" and projected separately.
+	conditions, err := compileConditions(env, status["conditions"], limits)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	delete(status, "conditions")
 	parsed, err := parser.ParseTemplate(status)
 	if err != nil {
-		return nil, nil, fmt.Errorf("spec.schema.status: %w", err)
+		return nil, nil, nil, fmt.Errorf("spec.schema.status: %w", err)
 	}
 	fieldTypes := map[string]*cel.Type{}
 	var fields []*Field
 	for _, pf := range parsed {
 		f, err := newField(pf)
 		if err != nil {
-			return nil, nil, fmt.Errorf("spec.schema.status: %w", err)
+			return nil, nil, nil, fmt.Errorf("spec.schema.status: %w", err)
 		}
 		for _, expr := range f.Expressions() {
-			prg, err := krocel.Compile(env, expr)
+			prg, err := krocel.CompileWithLimits(env, expr, limits)
 			if err != nil {
-				return nil, nil, fmt.Errorf("spec.schema.status field %q: expression %q: %w", f.Path, expr, err)
+				return nil, nil, nil, fmt.Errorf("spec.schema.status field %q: expression %q: %w", f.Path, expr, err)
 			}
 			f.Programs = append(f.Programs, prg)
 		}
@@ -101,9 +105,48 @@ func compileStatus(env *cel.Env, s *v1alpha1.Schema) ([]*Field, map[string]apiex
 	}
 	props, err := statusSchema(status, "", fieldTypes)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return fields, props, nil
+	return fields, conditions, props, nil
+}
+
+// compileConditions compiles the custom status conditions: each entry an expression returning
+// a condition (runtime.newCondition) or a list of them.
+func compileConditions(env *cel.Env, raw any, limits krocel.Limits) ([]*krocel.Program, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("spec.schema.status.conditions: must be a list of ${...} expressions")
+	}
+	env, err := env.Extend(krocel.RuntimeLibrary())
+	if err != nil {
+		return nil, err
+	}
+	var out []*krocel.Program
+	for i, item := range list {
+		path := fmt.Sprintf("spec.schema.status.conditions[%d]", i)
+		src, ok := item.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: must be a ${...} expression", path)
+		}
+		expr, err := standaloneExpression(src)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		prg, err := krocel.CompileWithLimits(env, expr, limits)
+		if err != nil {
+			return nil, fmt.Errorf("%s: expression %q: %w", path, expr, err)
+		}
+		switch prg.OutputType.Kind() {
+		case types.MapKind, types.ListKind, types.DynKind:
+		default:
+			return nil, fmt.Errorf("%s: expression %q returns %s, expected a condition (runtime.newCondition) or a list of them", path, expr, prg.OutputType)
+		}
+		out = append(out, prg)
+	}
+	return out, nil
 }
 
 // statusSchema builds the schema of a status map: templated strings typed by their

@@ -46,6 +46,9 @@ type Instance struct {
 	Namespaced bool
 	// Status are the user-defined status fields, each a template of expressions.
 	Status []*Field
+	// Conditions are the custom status conditions; when present they replace kro's built-in
+	// conditions on the instance.
+	Conditions []*krocel.Program
 }
 
 // Node is one resource of the graph.

@@ -21,12 +21,14 @@ type typeContext struct {
 	provider *apiservercel.DeclTypeProvider
 	// types maps each variable (schema and resource ids) to its declared type.
 	types map[string]*apiservercel.DeclType
+	// limits bound the cost of every expression.
+	limits krocel.Limits
 }
 
 // typeContext resolves the schema of every resource and of the instance and builds the typed
 // environment. Without a schema resolver everything is dyn.
 func (b *Builder) typeContext(g *Graph, spec *apiextensionsv1.JSONSchemaProps) (*typeContext, error) {
-	tc := &typeContext{types: map[string]*apiservercel.DeclType{}}
+	tc := &typeContext{types: map[string]*apiservercel.DeclType{}, limits: b.limits}
 	var roots []*apiservercel.DeclType
 	add := func(name string, t *apiservercel.DeclType) {
 		tc.types[name] = t
@@ -104,7 +106,7 @@ func (tc *typeContext) compileNode(n *Node) error {
 	}
 	deps = append(deps, fieldDeps...)
 	for i, src := range n.includeWhen {
-		prg, err := compileCondition(tc.env, src)
+		prg, err := compileCondition(tc.env, src, tc.limits)
 		if err != nil {
 			return fmt.Errorf("resource %q field \"includeWhen[%d]\": %w", n.ID, i, err)
 		}
@@ -155,7 +157,7 @@ func (tc *typeContext) compileFields(env *cel.Env, n *Node) ([]string, error) {
 			}
 		}
 		for _, expr := range f.Expressions() {
-			prg, err := krocel.Compile(env, expr)
+			prg, err := krocel.CompileWithLimits(env, expr, tc.limits)
 			if err != nil {
 				return nil, fmt.Errorf("resource %q field %q: expression %q: %w", n.ID, f.Path, expr, err)
 			}
@@ -198,7 +200,7 @@ func (tc *typeContext) compileForEach(n *Node) (*cel.Env, []string, error) {
 			if err != nil {
 				return nil, nil, fmt.Errorf("resource %q field %q: %w", n.ID, path, err)
 			}
-			prg, err := krocel.Compile(tc.env, expr)
+			prg, err := krocel.CompileWithLimits(tc.env, expr, tc.limits)
 			if err != nil {
 				return nil, nil, fmt.Errorf("resource %q field %q: expression %q: %w", n.ID, path, expr, err)
 			}
@@ -259,7 +261,7 @@ func (tc *typeContext) compileReadyWhen(n *Node) error {
 		return err
 	}
 	for i, src := range n.readyWhen {
-		prg, err := compileCondition(env, src)
+		prg, err := compileCondition(env, src, tc.limits)
 		if err != nil {
 			return fmt.Errorf("resource %q field \"readyWhen[%d]\": %w", n.ID, i, err)
 		}

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kro-run/kro/internal/graph/parser"
 )
 
 func TestDecodeBytes(t *testing.T) {
@@ -40,5 +42,14 @@ func TestDecodeBytes(t *testing.T) {
 				t.Errorf("decodeBytes modified its input")
 			}
 		})
+	}
+}
+
+func TestRemovePath(t *testing.T) {
+	obj := map[string]any{"spec": map[string]any{"a": int64(1), "b": int64(2)}}
+	removePath(obj, []parser.PathElem{{Key: "spec"}, {Key: "a"}})
+	want := map[string]any{"spec": map[string]any{"b": int64(2)}}
+	if diff := cmp.Diff(want, obj); diff != "" {
+		t.Errorf("removePath(...): -want, +got:\n%s", diff)
 	}
 }

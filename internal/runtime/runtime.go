@@ -89,14 +89,26 @@ func (r *Runtime) RenderItem(ctx context.Context, id string, item Item) (*unstru
 
 func (r *Runtime) render(ctx context.Context, n *graph.Node, vars map[string]any) (*unstructured.Unstructured, error) {
 	obj := runtime.DeepCopyJSON(n.Template)
+	omitted := false
 	for _, f := range n.Fields {
 		v, err := evalField(ctx, f, vars)
 		if err != nil {
 			return nil, fmt.Errorf("resource %q field %q: %w", n.ID, f.Path, err)
 		}
-		if err := setPath(obj, f.Elems, v); err != nil {
+		if krocel.IsOmit(v) {
+			if f.Path == "metadata.name" || f.Path == "metadata.namespace" {
+				return nil, fmt.Errorf("resource %q field %q: omit() cannot remove the object's identity", n.ID, f.Path)
+			}
+			removePath(obj, f.Elems)
+			omitted = true
+			continue
+		}
+		if err := setPath(obj, f.Elems, krocel.PruneOmit(v)); err != nil {
 			return nil, fmt.Errorf("resource %q field %q: %w", n.ID, f.Path, err)
 		}
+	}
+	if omitted {
+		obj = krocel.PruneOmit(obj).(map[string]any)
 	}
 	u := &unstructured.Unstructured{Object: obj}
 	if n.Namespaced && u.GetNamespace() == "" && (n.External == nil || !n.External.Selector) {
@@ -272,6 +284,38 @@ func evalProgram(ctx context.Context, prg *krocel.Program, vars map[string]any) 
 		return nil, fmt.Errorf("expression %q: %w", prg.Expression, err)
 	}
 	return v, nil
+}
+
+// removePath deletes the value at the path in obj: a map key is removed, a list element
+// dropped.
+func removePath(obj map[string]any, elems []parser.PathElem) {
+	if len(elems) == 0 {
+		return
+	}
+	parentElems, last := elems[:len(elems)-1], elems[len(elems)-1]
+	var parent any = obj
+	for _, e := range parentElems {
+		switch p := parent.(type) {
+		case map[string]any:
+			parent = p[e.Key]
+		case []any:
+			if e.Index < 0 || e.Index >= len(p) {
+				return
+			}
+			parent = p[e.Index]
+		default:
+			return
+		}
+	}
+	switch p := parent.(type) {
+	case map[string]any:
+		delete(p, last.Key)
+	case []any:
+		// Lists hold the marker and are compacted by the caller's PruneOmit pass.
+		if last.Index >= 0 && last.Index < len(p) {
+			p[last.Index] = krocel.Omit
+		}
+	}
 }
 
 // setPath sets v at the path in obj, creating maps on the way. Lists must exist already: a

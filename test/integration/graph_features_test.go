@@ -285,3 +285,62 @@ spec:
 		g.Expect(str(cm, "data", "length")).To(gomega.Equal("7"))
 	}).Should(gomega.Succeed())
 }
+
+func TestCustomConditionsAndOmit(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-conditions
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItConditions
+    spec:
+      color: string | default=""
+    status:
+      conditions:
+      - "${runtime.newCondition({type: 'Colored', status: has(config.data.color) ? 'True' : 'False', reason: 'ColorSet', message: 'color is ' + config.data.?color.orValue('unset')})}"
+      - "${runtime.newCondition({type: 'KroReady', status: runtime.condition(schema, 'ResourcesReady').status, reason: 'FromKro', message: ''})}"
+  resources:
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-config"}
+      data:
+        color: "${schema.spec.color != '' ? schema.spec.color : omit()}"
+        fixed: "x"
+`)
+	waitRGDActive(g, "it-conditions")
+	gvk := schema.GroupVersionKind{Group: "kro.run", Version: "v1alpha1", Kind: "ItConditions"}
+	ns := newNamespace(t, g)
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItConditions, metadata: {name: c, namespace: %s}, spec: {}}", ns))).To(gomega.Succeed())
+
+	conditionsOf := func(g gomega.Gomega) map[string]string {
+		inst := get(g, gvk, ns, "c")
+		g.Expect(str(inst, "status", "state")).To(gomega.Equal("ACTIVE"))
+		conds, _, _ := unstructured.NestedSlice(inst.Object, "status", "conditions")
+		out := map[string]string{}
+		for _, c := range conds {
+			m := c.(map[string]any)
+			out[m["type"].(string)] = m["status"].(string) + "/" + m["message"].(string)
+		}
+		return out
+	}
+	// Only the RGD's own conditions are written; omit() dropped the color key.
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(conditionsOf(g)).To(gomega.Equal(map[string]string{"Colored": "False/color is unset", "KroReady": "True/"}))
+		cm := get(g, configMapGVK, ns, "c-config")
+		data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+		g.Expect(data).To(gomega.Equal(map[string]string{"fixed": "x"}))
+	}).Should(gomega.Succeed())
+
+	patchSpec(g, gvk, ns, "c", map[string]any{"color": "red"})
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(conditionsOf(g)).To(gomega.HaveKeyWithValue("Colored", "True/color is red"))
+		g.Expect(str(get(g, configMapGVK, ns, "c-config"), "data", "color")).To(gomega.Equal("red"))
+	}).Should(gomega.Succeed())
+}

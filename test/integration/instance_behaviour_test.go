@@ -2,11 +2,13 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
@@ -40,8 +42,8 @@ spec:
 func TestConflict(t *testing.T) {
 	g := gomega.NewWithT(t)
 	ctx := context.Background()
-	applyRGD(t, g, sprintf(conflictRGD, "it-conflict-a", "ItConflictA"))
-	applyRGD(t, g, sprintf(conflictRGD, "it-conflict-b", "ItConflictB"))
+	applyRGD(t, g, fmt.Sprintf(conflictRGD, "it-conflict-a", "ItConflictA"))
+	applyRGD(t, g, fmt.Sprintf(conflictRGD, "it-conflict-b", "ItConflictB"))
 	waitRGDActive(g, "it-conflict-a")
 	waitRGDActive(g, "it-conflict-b")
 	gvkA, gvkB := instanceGVK("ItConflictA"), instanceGVK("ItConflictB")
@@ -170,7 +172,9 @@ spec:
 	// Resuming applies the change.
 	setAnnotation(g, gvk, ns, "sus", metadata.ReconcileAnnotation, "")
 	g.Eventually(func(g gomega.Gomega) {
-		g.Expect(str(get(g, configMapGVK, ns, "sus-config"), "data", "value")).To(gomega.Equal("two"))
+		cm := get(g, configMapGVK, ns, "sus-config")
+		g.Expect(cm).NotTo(gomega.BeNil())
+		g.Expect(str(cm, "data", "value")).To(gomega.Equal("two"))
 		inst := get(g, gvk, ns, "sus")
 		g.Expect(str(inst, "status", "state")).To(gomega.Equal("ACTIVE"))
 		g.Expect(condition(inst, "ResourcesReady")).To(gomega.HaveKeyWithValue("status", "True"))
@@ -218,8 +222,7 @@ spec:
 	gvk := instanceGVK("ItCluster")
 	nsGVK := schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 	// A unique namespace name per run: envtest never finishes deleting namespaces.
-	target := "it-cluster-" + time.Now().Format("150405.000000")
-	target = target[:len(target)-7] + target[len(target)-6:]
+	target := fmt.Sprintf("it-cluster-%d", time.Now().UnixNano())
 
 	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItCluster, metadata: {name: cl}, spec: {namespace: %s}}", target))).To(gomega.Succeed())
 	t.Cleanup(func() {
@@ -234,9 +237,9 @@ spec:
 		g.Expect(str(inst, "status", "namespace")).To(gomega.Equal(target))
 		g.Expect(inst.GetLabels()).To(gomega.HaveKeyWithValue(metadata.ApplySetIDLabel, metadata.ApplySetID("cl", "", "ItCluster", "kro.run")))
 		for _, child := range []struct {
-			gvk       schema.GroupVersionKind
-			ns, name  string
-			node      string
+			gvk      schema.GroupVersionKind
+			ns, name string
+			node     string
 		}{{nsGVK, "", target, "ns"}, {configMapGVK, target, "cl-config", "config"}} {
 			obj := get(g, child.gvk, child.ns, child.name)
 			g.Expect(obj).NotTo(gomega.BeNil(), "%s %s", child.gvk.Kind, child.name)
@@ -277,10 +280,10 @@ spec:
 	// the instance must go too.
 	cs, err := kubernetes.NewForConfig(env.cfg)
 	g.Expect(err).NotTo(gomega.HaveOccurred())
-	nsObj, err := cs.CoreV1().Namespaces().Get(ctx, target, metav1GetOptions)
+	nsObj, err := cs.CoreV1().Namespaces().Get(ctx, target, metav1.GetOptions{})
 	if err == nil {
 		nsObj.Spec.Finalizers = []corev1.FinalizerName{}
-		_, err = cs.CoreV1().Namespaces().Finalize(ctx, nsObj, metav1UpdateOptions)
+		_, err = cs.CoreV1().Namespaces().Finalize(ctx, nsObj, metav1.UpdateOptions{})
 		g.Expect(err).NotTo(gomega.HaveOccurred())
 	}
 	g.Eventually(func(g gomega.Gomega) {

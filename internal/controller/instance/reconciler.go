@@ -118,6 +118,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	res := r.sync(ctx, g, inst, id)
 	st.apply(res)
+	if len(g.Instance.Conditions) > 0 {
+		if err := r.customConditions(ctx, st, res); err != nil {
+			st.state = StateError
+			log.Error(err, "Evaluating custom status conditions")
+		}
+	}
 	if err := r.writeStatus(ctx, inst, st); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -206,3 +212,14 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 
 // errConflict marks an object that belongs to another ApplySet.
 var errConflict = errors.New("resource belongs to a different ApplySet")
+
+// customConditions computes the RGD's own conditions, which replace kro's on the instance.
+func (r *Reconciler) customConditions(ctx context.Context, st *status, res result) error {
+	builtins, err := st.builtins()
+	if err != nil {
+		return err
+	}
+	produced, pending, err := res.runtime.Conditions(ctx, builtins)
+	st.setCustom(produced, err != nil || len(pending) > 0)
+	return err
+}

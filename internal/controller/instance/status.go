@@ -18,7 +18,12 @@ const maxMessageLen = 1024
 
 // status is the status an instance is about to get.
 type status struct {
-	conds      []metav1.Condition
+	// conds are kro's built-in conditions.
+	conds []metav1.Condition
+	// custom, when the RGD declares conditions, replaces conds on the instance.
+	custom []metav1.Condition
+	// wire are the conditions the instance has now.
+	wire       []metav1.Condition
 	state      string
 	user       map[string]any
 	generation int64
@@ -36,6 +41,7 @@ func newStatus(inst *unstructured.Unstructured) *status {
 		var c metav1.Condition
 		if kruntime.DefaultUnstructuredConverter.FromUnstructured(m, &c) == nil {
 			st.conds = append(st.conds, c)
+			st.wire = append(st.wire, c)
 		}
 	}
 	// Keep the user fields written before until they are computed again.
@@ -80,20 +86,70 @@ func (s *status) apply(res result) {
 	}
 }
 
-// merged returns the status object to write and whether it differs from the instance's.
-func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, bool, error) {
+// summarize sets the root Ready condition from the others.
+func (s *status) summarize() {
 	ready := conditions.Summary(s.conds, ConditionReady, s.generation,
 		ConditionInstanceManaged, ConditionGraphResolved, ConditionResourcesReady)
 	s.conds = conditions.Set(s.conds, ready, s.now)
+}
+
+// builtins returns kro's conditions as expressions see them.
+func (s *status) builtins() ([]any, error) {
+	s.summarize()
+	out := make([]any, 0, len(s.conds))
+	for i := range s.conds {
+		m, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(&s.conds[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// setCustom records the custom conditions computed in this reconcile. When some could not be
+// computed (keepOthers), the ones written before for other types stay as they are.
+func (s *status) setCustom(produced []map[string]any, keepOthers bool) {
+	s.custom = []metav1.Condition{}
+	seen := map[string]bool{}
+	for _, m := range produced {
+		str := func(k string) string { v, _ := m[k].(string); return v }
+		c := conditions.New(str("type"), metav1.ConditionStatus(str("status")), str("reason"), str("message"), s.generation)
+		if c.Type == "" || seen[c.Type] {
+			continue
+		}
+		seen[c.Type] = true
+		c.LastTransitionTime = s.now
+		if prev := conditions.Get(s.wire, c.Type); prev != nil && prev.Status == c.Status && prev.Reason == c.Reason && prev.Message == c.Message {
+			c.LastTransitionTime = prev.LastTransitionTime
+		}
+		s.custom = append(s.custom, c)
+	}
+	if keepOthers {
+		for _, c := range s.wire {
+			if !seen[c.Type] {
+				s.custom = append(s.custom, c)
+			}
+		}
+	}
+}
+
+// merged returns the status object to write and whether it differs from the instance's.
+func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, bool, error) {
+	s.summarize()
+	written := s.conds
+	if s.custom != nil {
+		written = s.custom
+	}
 
 	out := map[string]any{}
 	for k, v := range s.user {
 		out[k] = v
 	}
 	out["state"] = s.state
-	conds := make([]any, 0, len(s.conds))
-	for i := range s.conds {
-		m, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(&s.conds[i])
+	conds := make([]any, 0, len(written))
+	for i := range written {
+		m, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(&written[i])
 		if err != nil {
 			return nil, false, err
 		}

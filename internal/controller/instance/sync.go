@@ -29,6 +29,8 @@ type result struct {
 	permanent bool
 	// userStatus holds the status fields whose inputs exist.
 	userStatus map[string]any
+	// runtime is the evaluation state of the pass, for the custom conditions.
+	runtime *runtime.Runtime
 }
 
 func (res *result) fail(err error, permanent bool) {
@@ -62,7 +64,6 @@ func keyOf(u *unstructured.Unstructured) objectKey {
 // sync applies every resource whose dependencies are ready, in topological order, then prunes
 // what the instance created before and no longer wants.
 func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) result {
-	var res result
 	p := &pass{
 		rt:       runtime.New(g, inst),
 		inst:     inst,
@@ -71,6 +72,7 @@ func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructure
 		skipped:  map[string]bool{},
 		keep:     map[objectKey]bool{},
 	}
+	res := result{runtime: p.rt}
 	for _, id := range g.Order {
 		n := g.Node(id)
 		if dep := firstIn(n.Dependencies, p.skipped); dep != "" {
