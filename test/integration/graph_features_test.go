@@ -344,3 +344,45 @@ spec:
 		g.Expect(str(get(g, configMapGVK, ns, "c-config"), "data", "color")).To(gomega.Equal("red"))
 	}).Should(gomega.Succeed())
 }
+
+// TestRGDDeletionReleasesInstances checks that deleting an RGD (without --allow-crd-deletion)
+// never strands instances behind a finalizer nobody removes, and keeps their resources.
+func TestRGDDeletionReleasesInstances(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	rgd := applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-release
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItRelease
+  resources:
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-config"}
+`)
+	waitRGDActive(g, "it-release")
+	gvk := schema.GroupVersionKind{Group: "kro.run", Version: "v1alpha1", Kind: "ItRelease"}
+	ns := newNamespace(t, g)
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItRelease, metadata: {name: r, namespace: %s}}", ns))).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(str(get(g, gvk, ns, "r"), "status", "state")).To(gomega.Equal("ACTIVE"))
+	}).Should(gomega.Succeed())
+
+	g.Expect(env.client.Delete(ctx, rgd)).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(env.client.Get(ctx, client.ObjectKeyFromObject(rgd), rgd)).NotTo(gomega.Succeed())
+		g.Expect(get(g, gvk, ns, "r").GetFinalizers()).NotTo(gomega.ContainElement(metadata.Finalizer))
+	}).Should(gomega.Succeed())
+	g.Expect(get(g, configMapGVK, ns, "r-config")).NotTo(gomega.BeNil(), "the instance's resources are kept")
+
+	g.Expect(env.client.Delete(ctx, get(g, gvk, ns, "r"))).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(get(g, gvk, ns, "r")).To(gomega.BeNil())
+	}).Should(gomega.Succeed())
+}

@@ -299,7 +299,7 @@ func TestReconcileDeleteCRD(t *testing.T) {
 			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(live, rgd).Build()
 			engine := &nopEngine{}
 			r := New(Options{Client: c, Engine: engine, AllowCRDDeletion: tc.allowCRDDeletion})
-			if err := r.reconcileDelete(context.Background(), rgd); err != nil {
+			if _, err := r.reconcileDelete(context.Background(), rgd); err != nil {
 				t.Fatalf("reconcileDelete(...): %v", err)
 			}
 			err := c.Get(context.Background(), client.ObjectKey{Name: live.Name}, &apiextensionsv1.CustomResourceDefinition{})

@@ -9,7 +9,9 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -110,7 +112,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if rgd.DeletionTimestamp != nil {
-		return ctrl.Result{}, r.reconcileDelete(ctx, rgd)
+		return r.reconcileDelete(ctx, rgd)
 	}
 	if !controllerutil.ContainsFinalizer(rgd, metadata.Finalizer) {
 		before := rgd.DeepCopy()
@@ -180,25 +182,78 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 	return false, nil
 }
 
-func (r *Reconciler) reconcileDelete(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) error {
+// reconcileDelete stops serving the RGD's kind without stranding its instances. With
+// AllowCRDDeletion the instances are deleted first, while their controller still runs, so
+// their resources go in order; then the CRD. Otherwise the CRD and instances stay and kro lets
+// go of the instances (their finalizer is removed; their resources stay and are adopted again
+// if the RGD comes back), so deleting one later never hangs.
+func (r *Reconciler) reconcileDelete(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(rgd, metadata.Finalizer) {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	if s := rgd.Spec.Schema; s != nil {
 		group := s.Group
 		if group == "" {
 			group = "kro.run"
 		}
-		r.opts.Engine.Unregister(schema.GroupVersionKind{Group: group, Version: s.APIVersion, Kind: s.Kind})
+		gvk := schema.GroupVersionKind{Group: group, Version: s.APIVersion, Kind: s.Kind}
+		instances, err := r.listInstances(ctx, gvk)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if r.opts.AllowCRDDeletion && len(instances) > 0 {
+			for i := range instances {
+				if instances[i].GetDeletionTimestamp() == nil {
+					if err := r.opts.Client.Delete(ctx, &instances[i]); client.IgnoreNotFound(err) != nil {
+						return ctrl.Result{}, err
+					}
+				}
+			}
+			ctrl.LoggerFrom(ctx).Info("Waiting for instances to be deleted before the CRD", "remaining", len(instances))
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		r.opts.Engine.Unregister(gvk)
 		if r.opts.AllowCRDDeletion {
 			if err := r.deleteCRD(ctx, rgd, group, s.Kind); err != nil {
-				return err
+				return ctrl.Result{}, err
 			}
+		} else if err := r.releaseInstances(ctx, instances); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	before := rgd.DeepCopy()
 	controllerutil.RemoveFinalizer(rgd, metadata.Finalizer)
-	return client.IgnoreNotFound(r.opts.Client.Patch(ctx, rgd, client.MergeFrom(before)))
+	return ctrl.Result{}, client.IgnoreNotFound(r.opts.Client.Patch(ctx, rgd, client.MergeFrom(before)))
+}
+
+// listInstances lists the instances of a generated kind; none when the kind is not served.
+func (r *Reconciler) listInstances(ctx context.Context, gvk schema.GroupVersionKind) ([]unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.opts.Client.List(ctx, list); err != nil {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing instances of %s: %w", gvk.Kind, err)
+	}
+	return list.Items, nil
+}
+
+// releaseInstances removes kro's finalizer from instances nobody will reconcile any more.
+func (r *Reconciler) releaseInstances(ctx context.Context, instances []unstructured.Unstructured) error {
+	for i := range instances {
+		inst := &instances[i]
+		if !controllerutil.ContainsFinalizer(inst, metadata.Finalizer) {
+			continue
+		}
+		before := inst.DeepCopy()
+		controllerutil.RemoveFinalizer(inst, metadata.Finalizer)
+		ctrl.LoggerFrom(ctx).Info("Releasing instance of a deleted RGD", "instance", client.ObjectKeyFromObject(inst).String())
+		if err := r.opts.Client.Patch(ctx, inst, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("releasing instance %s: %w", inst.GetName(), err)
+		}
+	}
+	return nil
 }
 
 func (r *Reconciler) deleteCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, group, kind string) error {
