@@ -181,7 +181,7 @@ spec:
       metadata: {name: "${schema.metadata.name}-loose"}
       spec: {}
   - id: strict
-    readyWhen: ["${strict.?status.state.orValue('') == 'ACTIVE'}"]
+    readyWhen: ["${strict.status.state == 'ACTIVE'}"]
     template:
       apiVersion: kro.run/v1alpha1
       kind: ItGatedInner
