@@ -114,6 +114,12 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 
+	// Make sure every informer the controller needs can start before starting it: a kind the
+	// REST mapper or the API server does not serve yet fails here, and the RGD is retried,
+	// instead of failing later inside the controller's goroutine.
+	if err := e.ensureInformers(ctx, g); err != nil {
+		return err
+	}
 	kc, ok := e.controllers[gvk]
 	if !ok {
 		var err error
@@ -136,6 +142,23 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 	}
 	if ok {
 		go e.resyncAll(kc, gvk)
+	}
+	return nil
+}
+
+// ensureInformers starts (or finds) the informers of the instance kind and of every kind the
+// graph uses, and waits for them to sync.
+func (e *Engine) ensureInformers(ctx context.Context, g *graph.Graph) error {
+	gvks := []schema.GroupVersionKind{g.Instance.GVK}
+	for _, n := range g.Nodes {
+		gvks = append(gvks, n.GVK)
+	}
+	for _, gvk := range gvks {
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(gvk)
+		if _, err := e.opts.Cache.GetInformer(ctx, obj); err != nil {
+			return fmt.Errorf("watching %s: %w", gvk, err)
+		}
 	}
 	return nil
 }
@@ -198,6 +221,13 @@ func (e *Engine) newController(g *graph.Graph) (*kindController, error) {
 	go func() {
 		if err := c.Start(ctx); err != nil {
 			e.opts.Log.Error(err, "Instance controller stopped", "gvk", gvk.String())
+			// Forget it so that the next Register of the kind starts a new one.
+			e.mu.Lock()
+			if e.controllers[gvk] == kc {
+				delete(e.controllers, gvk)
+			}
+			e.mu.Unlock()
+			cancel()
 		}
 	}()
 	return kc, nil

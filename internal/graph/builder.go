@@ -144,6 +144,7 @@ func (b *Builder) Build(rgd *v1alpha1.ResourceGraphDefinition) (*Graph, error) {
 	if g.Order, err = order(g.Nodes); err != nil {
 		return nil, err
 	}
+	g.Levels = levels(g)
 
 	g.CRD = crd.New(crd.Options{
 		Group:          group,
@@ -356,6 +357,24 @@ func order(nodes []*Node) ([]string, error) {
 		}
 	}
 	return d.TopologicalSort()
+}
+
+// levels groups the topological order into waves of independent nodes.
+func levels(g *Graph) [][]string {
+	level := map[string]int{}
+	var out [][]string
+	for _, id := range g.Order {
+		l := 0
+		for _, d := range g.byID[id].Dependencies {
+			l = max(l, level[d]+1)
+		}
+		level[id] = l
+		if l == len(out) {
+			out = append(out, nil)
+		}
+		out[l] = append(out[l], id)
+	}
+	return out
 }
 
 func decodeMap(raw []byte) (map[string]any, error) {

@@ -52,28 +52,32 @@ func cm(id, name string, extra ...string) string {
 
 func TestBuildOrder(t *testing.T) {
 	cases := map[string]struct {
-		reason    string
-		resources string
-		wantOrder []string
-		wantDeps  map[string][]string
+		reason     string
+		resources  string
+		wantOrder  []string
+		wantLevels [][]string
+		wantDeps   map[string][]string
 	}{
 		"DeclarationOrderTies": {
-			reason:    "independent resources keep their declaration order",
-			resources: cm("c", "c") + cm("a", "a") + cm("b", "b"),
-			wantOrder: []string{"c", "a", "b"},
-			wantDeps:  map[string][]string{"a": nil, "b": nil, "c": nil},
+			reason:     "independent resources keep their declaration order",
+			resources:  cm("c", "c") + cm("a", "a") + cm("b", "b"),
+			wantOrder:  []string{"c", "a", "b"},
+			wantLevels: [][]string{{"c", "a", "b"}},
+			wantDeps:   map[string][]string{"a": nil, "b": nil, "c": nil},
 		},
 		"Chain": {
-			reason:    "a resource comes after what it references, in templates and includeWhen",
-			resources: cm("c", "${b.metadata.name}-c") + cm("b", "${a.metadata.name}-b", "\n    includeWhen: ['${a.data != null}']") + cm("a", "a"),
-			wantOrder: []string{"a", "b", "c"},
-			wantDeps:  map[string][]string{"a": nil, "b": {"a"}, "c": {"b"}},
+			reason:     "a resource comes after what it references, in templates and includeWhen",
+			resources:  cm("c", "${b.metadata.name}-c") + cm("b", "${a.metadata.name}-b", "\n    includeWhen: ['${a.data != null}']") + cm("a", "a"),
+			wantOrder:  []string{"a", "b", "c"},
+			wantLevels: [][]string{{"a"}, {"b"}, {"c"}},
+			wantDeps:   map[string][]string{"a": nil, "b": {"a"}, "c": {"b"}},
 		},
 		"ComprehensionVariableIsNotADependency": {
-			reason:    "iteration variables are local to the expression",
-			resources: cm("a", "a") + cm("b", "${[a].map(x, x.metadata.name)[0]}"),
-			wantOrder: []string{"a", "b"},
-			wantDeps:  map[string][]string{"a": nil, "b": {"a"}},
+			reason:     "iteration variables are local to the expression",
+			resources:  cm("a", "a") + cm("b", "${[a].map(x, x.metadata.name)[0]}"),
+			wantOrder:  []string{"a", "b"},
+			wantLevels: [][]string{{"a"}, {"b"}},
+			wantDeps:   map[string][]string{"a": nil, "b": {"a"}},
 		},
 	}
 	for name, tc := range cases {
@@ -81,6 +85,9 @@ func TestBuildOrder(t *testing.T) {
 			g, err := NewBuilder(testMapper()).Build(rgdFrom(t, tc.resources))
 			if err != nil {
 				t.Fatalf("Build(...): %v", err)
+			}
+			if diff := cmp.Diff(tc.wantLevels, g.Levels); diff != "" {
+				t.Errorf("%s\nBuild(...).Levels: -want, +got:\n%s", tc.reason, diff)
 			}
 			if diff := cmp.Diff(tc.wantOrder, g.Order); diff != "" {
 				t.Errorf("%s\nBuild(...).Order: -want, +got:\n%s", tc.reason, diff)

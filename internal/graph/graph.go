@@ -32,6 +32,9 @@ type Graph struct {
 	Nodes []*Node
 	// Order lists node ids in topological (creation) order.
 	Order []string
+	// Levels groups Order into waves: every node of a level depends only on nodes of earlier
+	// levels, so the nodes of one level can be applied in parallel.
+	Levels [][]string
 
 	byID map[string]*Node
 }

@@ -75,6 +75,8 @@ spec:
 	env.requests.Reset()
 	g.Consistently(func() int64 {
 		return env.requests.Writes()
-	}).WithTimeout(30*time.Second).WithPolling(500*time.Millisecond).Should(gomega.BeZero(), "kro wrote to the API server while idle")
+	}).WithTimeout(30*time.Second).WithPolling(500*time.Millisecond).Should(gomega.BeZero(), func() string {
+		return "kro wrote to the API server while idle, last: " + env.requests.LastWrite()
+	})
 	t.Logf("idle 30 s: %d writes, %d reads (GET/LIST) by kro", env.requests.Writes(), env.requests.Reads())
 }

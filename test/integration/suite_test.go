@@ -34,6 +34,14 @@ var env struct {
 // and LIST, excluding WATCH).
 type requestCounter struct {
 	writes, reads atomic.Int64
+	// lastWrite describes the latest write ("PATCH /api/v1/..."), for failure messages.
+	lastWrite atomic.Value
+}
+
+// LastWrite describes the latest write request.
+func (c *requestCounter) LastWrite() string {
+	s, _ := c.lastWrite.Load().(string)
+	return s
 }
 
 // Reset zeroes both counters.
@@ -58,6 +66,7 @@ func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 		case http.MethodHead, http.MethodOptions:
 		default:
 			c.writes.Add(1)
+			c.lastWrite.Store(req.Method + " " + req.URL.Path)
 		}
 		return rt.RoundTrip(req)
 	})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,7 +38,8 @@ func (res *result) fail(err error, permanent bool) {
 	res.err, res.permanent = err, permanent
 }
 
-// pass is the state of one sync pass.
+// pass is the state of one sync pass. Only the goroutine running sync writes it; nodes of a
+// level are evaluated in parallel and their outcomes merged in order afterwards.
 type pass struct {
 	rt    *runtime.Runtime
 	inst  *unstructured.Unstructured
@@ -51,6 +53,20 @@ type pass struct {
 	externals []externalRef
 }
 
+// outcome is what processing one node produced.
+type outcome struct {
+	skipped bool
+	// waiting says why dependents must wait, when they must.
+	waiting string
+	err     error
+	// observed is the live object of a single-object node; list that of a list node.
+	observed  *unstructured.Unstructured
+	list      []*unstructured.Unstructured
+	isList    bool
+	keep      []objectKey
+	externals []externalRef
+}
+
 // objectKey identifies an applied object.
 type objectKey struct {
 	group, kind, namespace, name string
@@ -61,8 +77,8 @@ func keyOf(u *unstructured.Unstructured) objectKey {
 	return objectKey{gvk.Group, gvk.Kind, u.GetNamespace(), u.GetName()}
 }
 
-// sync applies every resource whose dependencies are ready, in topological order, then prunes
-// what the instance created before and no longer wants.
+// sync applies every resource whose dependencies are ready, level by level (the nodes of a
+// level in parallel), then prunes what the instance created before and no longer wants.
 func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) result {
 	p := &pass{
 		rt:       runtime.New(g, inst),
@@ -73,48 +89,55 @@ func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructure
 		keep:     map[objectKey]bool{},
 	}
 	res := result{runtime: p.rt}
-	for _, id := range g.Order {
-		n := g.Node(id)
-		if dep := firstIn(n.Dependencies, p.skipped); dep != "" {
-			p.skipped[id] = true
-			continue
+	defer func() { r.externals.set(client.ObjectKeyFromObject(inst), p.externals) }()
+	for _, level := range g.Levels {
+		outcomes := make([]outcome, len(level))
+		var wg sync.WaitGroup
+		for i, id := range level {
+			n := g.Node(id)
+			if dep := firstIn(n.Dependencies, p.skipped); dep != "" {
+				outcomes[i] = outcome{skipped: true}
+				continue
+			}
+			if dep := firstIn(n.Dependencies, p.notReady); dep != "" {
+				outcomes[i] = outcome{waiting: fmt.Sprintf("resource %q is waiting for %q", id, dep)}
+				continue
+			}
+			if len(level) == 1 {
+				outcomes[i] = r.syncNode(ctx, g, p, n)
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outcomes[i] = r.syncNode(ctx, g, p, n)
+			}()
 		}
-		if dep := firstIn(n.Dependencies, p.notReady); dep != "" {
-			p.wait(&res, id, fmt.Sprintf("resource %q is waiting for %q", id, dep))
-			continue
-		}
-		included, err := p.rt.Included(ctx, id)
-		if errors.Is(err, runtime.ErrDataPending) {
-			p.wait(&res, id, err.Error())
-			continue
-		}
-		if err != nil {
-			res.fail(err, true)
-			return res
-		}
-		if !included {
-			p.skipped[id] = true
-			continue
-		}
-		var waiting string
-		switch {
-		case n.External != nil:
-			waiting, err = r.syncExternal(ctx, p, n)
-		case n.IsCollection():
-			waiting, err = r.syncCollection(ctx, g, p, n)
-		default:
-			waiting, err = r.syncObject(ctx, g, p, n)
-		}
-		if err != nil {
-			r.externals.set(client.ObjectKeyFromObject(inst), p.externals)
-			res.fail(err, errors.Is(err, errConflict) || !isTransient(err))
-			return res
-		}
-		if waiting != "" {
-			p.wait(&res, id, waiting)
+		wg.Wait()
+		for i, id := range level {
+			o := outcomes[i]
+			p.externals = append(p.externals, o.externals...)
+			for _, k := range o.keep {
+				p.keep[k] = true
+			}
+			switch {
+			case o.err != nil:
+				res.fail(o.err, errors.Is(o.err, errConflict) || !isTransient(o.err))
+				return res
+			case o.skipped:
+				p.skipped[id] = true
+				continue
+			case o.isList:
+				p.rt.SetObservedList(id, o.list)
+			case o.observed != nil:
+				p.rt.SetObserved(id, o.observed)
+			}
+			if o.waiting != "" {
+				p.notReady[id] = true
+				res.waiting = append(res.waiting, o.waiting)
+			}
 		}
 	}
-	r.externals.set(client.ObjectKeyFromObject(inst), p.externals)
 	status, err := p.rt.Status(ctx)
 	res.userStatus = status
 	if err != nil {
@@ -127,55 +150,69 @@ func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructure
 	return res
 }
 
-func (p *pass) wait(res *result, id, why string) {
-	p.notReady[id] = true
-	res.waiting = append(res.waiting, why)
+// syncNode evaluates includeWhen and applies (or reads) one node. It only reads the pass.
+func (r *Reconciler) syncNode(ctx context.Context, g *graph.Graph, p *pass, n *graph.Node) outcome {
+	included, err := p.rt.Included(ctx, n.ID)
+	switch {
+	case errors.Is(err, runtime.ErrDataPending):
+		return outcome{waiting: err.Error()}
+	case err != nil:
+		return outcome{err: err}
+	case !included:
+		return outcome{skipped: true}
+	case n.External != nil:
+		return r.syncExternal(ctx, p, n)
+	case n.IsCollection():
+		return r.syncCollection(ctx, g, p, n)
+	}
+	return r.syncObject(ctx, g, p, n)
 }
 
-// syncObject applies a single object and returns why it is not ready, if it is not.
-func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n *graph.Node) (string, error) {
-	desired, err := p.rt.Render(ctx, n.ID)
+// pending turns a render error into an outcome: waiting when data is pending.
+func pending(err error) outcome {
 	if errors.Is(err, runtime.ErrDataPending) {
-		return err.Error(), nil
+		return outcome{waiting: err.Error()}
 	}
+	return outcome{err: err}
+}
+
+// syncObject applies a single object.
+func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n *graph.Node) outcome {
+	desired, err := p.rt.Render(ctx, n.ID)
 	if err != nil {
-		return "", err
+		return pending(err)
 	}
 	addLabels(desired, metadata.ChildLabels(childIdentity(g, p.inst), n.ID, p.setID))
 	observed, err := r.apply(ctx, n, desired, p.setID)
 	if err != nil {
-		return "", fmt.Errorf("resource %q: %w", n.ID, err)
+		return outcome{err: fmt.Errorf("resource %q: %w", n.ID, err)}
 	}
-	p.keep[keyOf(desired)] = true
-	p.rt.SetObserved(n.ID, observed)
-	ready, expr, err := p.rt.Ready(ctx, n.ID)
-	if err != nil || ready {
-		return "", err
+	o := outcome{observed: observed, keep: []objectKey{keyOf(desired)}}
+	ready, expr, err := p.rt.ReadyObject(ctx, n.ID, observed.Object)
+	switch {
+	case err != nil:
+		o.err = err
+	case !ready:
+		o.waiting = fmt.Sprintf("resource %q is not ready: readyWhen %q", n.ID, expr)
 	}
-	return fmt.Sprintf("resource %q is not ready: readyWhen %q", n.ID, expr), nil
+	return o
 }
 
 // syncCollection applies every item of a forEach collection.
-func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass, n *graph.Node) (string, error) {
+func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass, n *graph.Node) outcome {
 	items, err := p.rt.Expand(ctx, n.ID, r.opts.MaxCollectionSize)
-	if errors.Is(err, runtime.ErrDataPending) {
-		return err.Error(), nil
-	}
 	if err != nil {
-		return "", err
+		return pending(err)
 	}
 	desired := make([]*unstructured.Unstructured, len(items))
 	seen := map[objectKey]int{}
 	for i, item := range items {
 		obj, err := p.rt.RenderItem(ctx, n.ID, item)
-		if errors.Is(err, runtime.ErrDataPending) {
-			return err.Error(), nil
-		}
 		if err != nil {
-			return "", err
+			return pending(err)
 		}
 		if prev, dup := seen[keyOf(obj)]; dup {
-			return "", fmt.Errorf("resource %q: items %d and %d both render %s %s/%s", n.ID, prev, i, n.GVK.Kind, obj.GetNamespace(), obj.GetName())
+			return outcome{err: fmt.Errorf("resource %q: items %d and %d both render %s %s", n.ID, prev, i, n.GVK.Kind, objectName(obj))}
 		}
 		seen[keyOf(obj)] = i
 		labels := metadata.ChildLabels(childIdentity(g, p.inst), n.ID, p.setID)
@@ -184,65 +221,69 @@ func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass
 		addLabels(obj, labels)
 		desired[i] = obj
 	}
-	observed := make([]*unstructured.Unstructured, len(desired))
-	waiting := ""
+	o := outcome{isList: true, list: make([]*unstructured.Unstructured, len(desired))}
 	for i, obj := range desired {
 		live, err := r.apply(ctx, n, obj, p.setID)
 		if err != nil {
-			return "", fmt.Errorf("resource %q item %d: %w", n.ID, i, err)
+			return outcome{err: fmt.Errorf("resource %q item %d: %w", n.ID, i, err)}
 		}
-		p.keep[keyOf(obj)] = true
-		observed[i] = live
+		o.keep = append(o.keep, keyOf(obj))
+		o.list[i] = live
 		ready, expr, err := p.rt.ReadyObject(ctx, n.ID, live.Object)
 		if err != nil {
-			return "", err
+			return outcome{err: err}
 		}
-		if !ready && waiting == "" {
-			waiting = fmt.Sprintf("resource %q item %d (%s) is not ready: readyWhen %q", n.ID, i, obj.GetName(), expr)
+		if !ready && o.waiting == "" {
+			o.waiting = fmt.Sprintf("resource %q item %d (%s) is not ready: readyWhen %q", n.ID, i, obj.GetName(), expr)
 		}
 	}
-	p.rt.SetObservedList(n.ID, observed)
-	return waiting, nil
+	return o
 }
 
 // syncExternal reads an externalRef from the cache; kro never writes it.
-func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) (string, error) {
+func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) outcome {
 	ref, err := p.rt.Render(ctx, n.ID)
-	if errors.Is(err, runtime.ErrDataPending) {
-		return err.Error(), nil
-	}
 	if err != nil {
-		return "", err
+		return pending(err)
 	}
 	key := client.ObjectKeyFromObject(p.inst)
 	if !n.External.Selector {
-		p.track(r, key, externalRef{gvk: n.GVK, namespace: ref.GetNamespace(), name: ref.GetName()})
+		track := externalRef{gvk: n.GVK, namespace: ref.GetNamespace(), name: ref.GetName()}
+		r.externals.add(key, track)
+		o := outcome{externals: []externalRef{track}}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(n.GVK)
 		err := r.opts.Client.Get(ctx, client.ObjectKeyFromObject(ref), live)
-		if apierrors.IsNotFound(err) {
-			return fmt.Sprintf("resource %q is waiting for external %s %s", n.ID, n.GVK.Kind, objectName(ref)), nil
+		switch {
+		case apierrors.IsNotFound(err):
+			o.waiting = fmt.Sprintf("resource %q is waiting for external %s %s", n.ID, n.GVK.Kind, objectName(ref))
+			return o
+		case err != nil:
+			o.err = fmt.Errorf("resource %q: reading external %s: %w", n.ID, n.GVK.Kind, err)
+			return o
 		}
-		if err != nil {
-			return "", fmt.Errorf("resource %q: reading external %s: %w", n.ID, n.GVK.Kind, err)
+		o.observed = live
+		ready, expr, err := p.rt.ReadyObject(ctx, n.ID, live.Object)
+		switch {
+		case err != nil:
+			o.err = err
+		case !ready:
+			o.waiting = fmt.Sprintf("resource %q is not ready: readyWhen %q", n.ID, expr)
 		}
-		p.rt.SetObserved(n.ID, live)
-		ready, expr, err := p.rt.Ready(ctx, n.ID)
-		if err != nil || ready {
-			return "", err
-		}
-		return fmt.Sprintf("resource %q is not ready: readyWhen %q", n.ID, expr), nil
+		return o
 	}
 	raw, _, _ := unstructured.NestedMap(ref.Object, "metadata", "selector")
 	sel := &metav1.LabelSelector{}
 	if err := fromUnstructured(raw, sel); err != nil {
-		return "", fmt.Errorf("resource %q field \"metadata.selector\": %w", n.ID, err)
+		return outcome{err: fmt.Errorf("resource %q field \"metadata.selector\": %w", n.ID, err)}
 	}
 	selector, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
-		return "", fmt.Errorf("resource %q field \"metadata.selector\": %w", n.ID, err)
+		return outcome{err: fmt.Errorf("resource %q field \"metadata.selector\": %w", n.ID, err)}
 	}
-	p.track(r, key, externalRef{gvk: n.GVK, namespace: ref.GetNamespace(), selector: selector})
+	track := externalRef{gvk: n.GVK, namespace: ref.GetNamespace(), selector: selector}
+	r.externals.add(key, track)
+	o := outcome{externals: []externalRef{track}, isList: true}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(n.GVK.GroupVersion().WithKind(n.GVK.Kind + "List"))
 	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: selector}}
@@ -250,21 +291,15 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) (
 		opts = append(opts, client.InNamespace(ns))
 	}
 	if err := r.opts.Client.List(ctx, list, opts...); err != nil {
-		return "", fmt.Errorf("resource %q: listing external %s: %w", n.ID, n.GVK.Kind, err)
+		o.err = fmt.Errorf("resource %q: listing external %s: %w", n.ID, n.GVK.Kind, err)
+		return o
 	}
-	items := make([]*unstructured.Unstructured, len(list.Items))
+	o.list = make([]*unstructured.Unstructured, len(list.Items))
 	for i := range list.Items {
-		items[i] = &list.Items[i]
+		o.list[i] = &list.Items[i]
 	}
-	sortObjects(items)
-	p.rt.SetObservedList(n.ID, items)
-	return "", nil
-}
-
-// track records an external reference before it is read.
-func (p *pass) track(r *Reconciler, inst client.ObjectKey, ref externalRef) {
-	p.externals = append(p.externals, ref)
-	r.externals.add(inst, ref)
+	sortObjects(o.list)
+	return o
 }
 
 // apply server-side applies desired unless the live object already matches it, and returns
