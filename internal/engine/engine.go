@@ -22,6 +22,7 @@ import (
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // InstanceReconciler reconciles the instances of one generated kind with the graph it was
@@ -127,6 +128,7 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 			return err
 		}
 		e.controllers[gvk] = kc
+		metrics.Controllers.Set(float64(len(e.controllers)))
 		e.opts.Log.Info("Started instance controller", "gvk", gvk.String())
 	} else if kc.graph.Generation != g.Generation || kc.graph.RGDUID != g.RGDUID {
 		kc.rec.SetGraph(g)
@@ -170,6 +172,8 @@ func (e *Engine) Unregister(gvk schema.GroupVersionKind) {
 	if kc, ok := e.controllers[gvk]; ok {
 		kc.cancel()
 		delete(e.controllers, gvk)
+		metrics.Controllers.Set(float64(len(e.controllers)))
+		metrics.Watches.Sub(float64(len(kc.watching)))
 		e.opts.Log.Info("Stopped instance controller", "gvk", gvk.String())
 	}
 }
@@ -225,6 +229,7 @@ func (e *Engine) newController(g *graph.Graph) (*kindController, error) {
 			e.mu.Lock()
 			if e.controllers[gvk] == kc {
 				delete(e.controllers, gvk)
+				metrics.Controllers.Set(float64(len(e.controllers)))
 			}
 			e.mu.Unlock()
 			cancel()
@@ -257,6 +262,7 @@ func (e *Engine) watchChildren(kc *kindController, parent, child schema.GroupVer
 		return fmt.Errorf("watching %s: %w", child, err)
 	}
 	kc.watching[child] = true
+	metrics.Watches.Inc()
 	return nil
 }
 

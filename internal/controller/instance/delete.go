@@ -12,6 +12,7 @@ import (
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // reconcileDelete deletes the instance's resources in waves, dependents first, and removes
@@ -77,6 +78,7 @@ func (r *Reconciler) deleteNode(ctx context.Context, n *graph.Node, applySetID s
 			return 0, err
 		}
 		r.applied.Delete(keyOf(obj))
+		metrics.Deletions.WithLabelValues(r.kind(), "instance-deleted").Inc()
 	}
 	return len(list.Items), nil
 }

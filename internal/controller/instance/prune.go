@@ -16,6 +16,7 @@ import (
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // needsPrune reports whether this pass can have left objects behind: the graph changed since
@@ -60,6 +61,7 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 				return fmt.Errorf("deleting %s %s: %w", gvk.Kind, objectName(obj), err)
 			}
 			r.applied.Delete(keyOf(obj))
+			metrics.Deletions.WithLabelValues(r.kind(), "prune").Inc()
 		}
 	}
 	if len(p.notReady) > 0 {

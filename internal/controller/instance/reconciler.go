@@ -22,6 +22,7 @@ import (
 	"github.com/kro-run/kro/internal/conditions"
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // Instance states (SPEC §6).
@@ -81,6 +82,12 @@ func New(g *graph.Graph, opts Options) *Reconciler {
 	r := &Reconciler{opts: opts}
 	r.graph.Store(g)
 	return r
+}
+
+// kind is the instance kind, the label of this reconciler's metrics.
+func (r *Reconciler) kind() string {
+	gvk := r.graph.Load().Instance.GVK
+	return gvk.Kind + "." + gvk.Group
 }
 
 // SetGraph makes later reconciles use g.
@@ -197,6 +204,9 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 		}
 		return fmt.Errorf("writing status: %w", err)
 	}
+	if oldState != st.state {
+		metrics.InstanceStates.WithLabelValues(r.kind(), st.state).Inc()
+	}
 	if r.opts.Recorder != nil && oldState != st.state {
 		eventType, note := corev1.EventTypeNormal, "Instance is "+st.state
 		if st.state == StateError {
@@ -205,7 +215,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 				note = c.Message
 			}
 		}
-		r.opts.Recorder.Eventf(inst, nil, eventType, "State"+st.state, "Reconcile", "%s", note)
+		r.opts.Recorder.Eventf(inst, nil, eventType, stateReasons[st.state], "Reconcile", "%s", note)
 	}
 	return nil
 }

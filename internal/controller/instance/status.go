@@ -13,6 +13,14 @@ import (
 	"github.com/kro-run/kro/internal/conditions"
 )
 
+// stateReasons are the event reasons of state transitions.
+var stateReasons = map[string]string{
+	StateActive:     "Active",
+	StateInProgress: "InProgress",
+	StateError:      "Error",
+	StateDeleting:   "Deleting",
+}
+
 // maxMessageLen bounds condition messages.
 const maxMessageLen = 1024
 

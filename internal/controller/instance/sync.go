@@ -17,6 +17,7 @@ import (
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
 	"github.com/kro-run/kro/internal/runtime"
 )
 
@@ -321,10 +322,12 @@ func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstruct
 			return nil, fmt.Errorf("%w: %s %s is part of %s", errConflict, n.GVK.Kind, objectName(live), owner)
 		}
 		if last, ok := r.applied.Load(key); ok && last.(appliedState) == (appliedState{hash, live.GetResourceVersion()}) {
+			metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
 			return live, nil
 		}
 		if isSubset(desired.Object, live.Object) {
 			r.applied.Store(key, appliedState{hash, live.GetResourceVersion()})
+			metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
 			return live, nil
 		}
 	case !apierrors.IsNotFound(err):
@@ -335,8 +338,10 @@ func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstruct
 		client.ForceOwnership, client.FieldOwner(metadata.FieldManager))
 	if err != nil {
 		r.applied.Delete(key)
+		metrics.Applies.WithLabelValues(r.kind(), "error").Inc()
 		return nil, fmt.Errorf("applying %s %s: %w", n.GVK.Kind, objectName(desired), err)
 	}
+	metrics.Applies.WithLabelValues(r.kind(), "success").Inc()
 	r.applied.Store(key, appliedState{hash, desired.GetResourceVersion()})
 	return desired, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/kro-run/kro/internal/conditions"
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // GraphBuilder builds a graph from an RGD.
@@ -146,7 +147,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // conditions on rgd and returns an error only for failures worth retrying.
 func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (bool, error) {
 	log := ctrl.LoggerFrom(ctx)
+	start := time.Now()
 	g, err := r.opts.Builder.Build(rgd)
+	metrics.ObserveGraphBuild(start, err)
 	if err != nil {
 		log.Info("Graph rejected", "error", err.Error())
 		setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionFalse, "InvalidResourceGraph", err.Error())
