@@ -24,6 +24,11 @@ unit:
 build:
 	go build -o $(BIN)/kro-controller ./cmd/kro-controller
 
+## bench: measure kro against the physical floor on a fresh local control plane (about 15 min on
+## 2 cores; BENCH_QUICK=1 for a short run; knobs in hack/bench.sh). Not part of `make test`.
+bench:
+	hack/bench.sh
+
 controlplane:
 	hack/build-controlplane.sh envtest
 

@@ -58,6 +58,44 @@ func TestRGDRejected(t *testing.T) {
       metadata: {name: "${nothere.metadata.name}"}`,
 			message: []string{`resource "config"`, `field "metadata.name"`, `undeclared reference to 'nothere'`},
 		},
+		"TypeMismatchAgainstLiveSchema": {
+			resources: `
+  - id: deployment
+    template:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: x}
+      spec:
+        replicas: ${schema.spec.name}
+        selector: {matchLabels: {app: x}}
+        template:
+          metadata: {labels: {app: x}}
+          spec: {containers: [{name: c, image: nginx}]}`,
+			message: []string{`resource "deployment" field "spec.replicas": expression "schema.spec.name" returns string, expected integer`},
+		},
+		"UnknownFieldAgainstLiveSchema": {
+			resources: `
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: x}
+      data: {a: "${schema.spec.name}"}
+      datta: {b: c}`,
+			message: []string{`resource "config": field "datta": unknown field`},
+		},
+		"UnknownFieldOfCRDKind": {
+			resources: `
+  - id: crd
+    template:
+      apiVersion: apiextensions.k8s.io/v1
+      kind: CustomResourceDefinition
+      metadata: {name: x}
+      spec:
+        group: "${schema.spec.name}"
+        scopez: Namespaced`,
+			message: []string{`resource "crd": field "spec.scopez": unknown field`},
+		},
 		"SelfReference": {
 			resources: `
   - id: config

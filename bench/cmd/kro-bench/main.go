@@ -1,0 +1,178 @@
+// Command kro-bench measures kro against the physical floor: the same scenarios run by kro and
+// by bench/cmd/floor (a controller that makes only the writes any controller must), against a
+// fresh local control plane that hack/bench.sh starts. See bench/README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kro-run/kro/bench/internal/audit"
+	"github.com/kro-run/kro/bench/internal/proc"
+)
+
+type config struct {
+	AdminKubeconfig string `json:"-"`
+	KroKubeconfig   string `json:"-"`
+	FloorKubeconfig string `json:"-"`
+	KroBin          string `json:"kroBin"`
+	FloorBin        string `json:"floorBin"`
+	KroArgs         string `json:"kroArgs"`
+	KroHealthAddr   string `json:"kroHealthAddr"`
+	KroMetricsAddr  string `json:"kroMetricsAddr"`
+	APIServerPID    int    `json:"-"`
+	EtcdPID         int    `json:"-"`
+	AuditLog        string `json:"-"`
+	RunDir          string `json:"-"`
+	Out             string `json:"-"`
+	GoBench         string `json:"-"`
+
+	S1Count       int           `json:"s1Count"`
+	S2Counts      []int         `json:"s2Counts"`
+	S3Idle        time.Duration `json:"s3Idle"`
+	FloorIdle     time.Duration `json:"floorIdle"`
+	S5Count       int           `json:"s5Count"`
+	CreateWorkers int           `json:"createWorkers"`
+	Settle        time.Duration `json:"settle"`
+	Contenders    []string      `json:"contenders"`
+
+	// The floor's client settings match kro's defaults (internal/app/options.go).
+	FloorQPS     float64 `json:"floorQPS"`
+	FloorBurst   int     `json:"floorBurst"`
+	FloorWorkers int     `json:"floorWorkers"`
+}
+
+func main() {
+	var c config
+	var counts, contenders string
+	flag.StringVar(&c.AdminKubeconfig, "admin-kubeconfig", "", "kubeconfig of the bench driver (user admin)")
+	flag.StringVar(&c.KroKubeconfig, "kro-kubeconfig", "", "kubeconfig of kro (user kro)")
+	flag.StringVar(&c.FloorKubeconfig, "floor-kubeconfig", "", "kubeconfig of the floor (user floor)")
+	flag.StringVar(&c.KroBin, "kro-bin", "bin/kro-controller", "kro-controller binary")
+	flag.StringVar(&c.FloorBin, "floor-bin", "bin/bench-floor", "floor binary")
+	flag.StringVar(&c.KroArgs, "kro-args", "", "extra kro-controller flags (space separated)")
+	flag.StringVar(&c.KroHealthAddr, "kro-health-addr", "127.0.0.1:28079", "kro's health probe address")
+	flag.StringVar(&c.KroMetricsAddr, "kro-metrics-addr", "127.0.0.1:28078", "kro's metrics address")
+	flag.IntVar(&c.APIServerPID, "apiserver-pid", 0, "kube-apiserver pid (CPU time)")
+	flag.IntVar(&c.EtcdPID, "etcd-pid", 0, "etcd pid (CPU time)")
+	flag.StringVar(&c.AuditLog, "audit-log", "", "the apiserver's JSON audit log")
+	flag.StringVar(&c.RunDir, "run-dir", "tmp/bench", "run dir (pids, logs)")
+	flag.StringVar(&c.Out, "out", "", "results dir")
+	flag.StringVar(&c.GoBench, "go-bench", "", "file with the output of the Go benchmarks to include")
+	flag.IntVar(&c.S1Count, "s1-count", 50, "S1: instances created one after another")
+	flag.StringVar(&counts, "s2-counts", "500 1000", "S2: instance counts created at once")
+	flag.DurationVar(&c.S3Idle, "s3-idle", 60*time.Second, "S3: idle time measured for kro")
+	flag.DurationVar(&c.FloorIdle, "floor-idle", 10*time.Second, "S3: idle time measured for the floor")
+	flag.IntVar(&c.S5Count, "s5-count", 20, "S5: instances whose child is deleted, one at a time")
+	flag.IntVar(&c.CreateWorkers, "create-workers", 8, "concurrent creates/deletes of the driver")
+	flag.DurationVar(&c.Settle, "settle", 2*time.Second, "time after a scenario's end still counted for it (trailing requests)")
+	flag.StringVar(&contenders, "contenders", "kro floor floor-unthrottled", "what to measure, in order")
+	flag.Float64Var(&c.FloorQPS, "floor-qps", 100, "the throttled floor's QPS (kro's --client-qps default)")
+	flag.IntVar(&c.FloorBurst, "floor-burst", 150, "the throttled floor's burst (kro's --client-burst default)")
+	flag.IntVar(&c.FloorWorkers, "floor-workers", 10, "the floor's workers (kro's instance workers default)")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	for _, f := range strings.Fields(counts) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			log.Fatalf("bad -s2-counts %q", counts)
+		}
+		c.S2Counts = append(c.S2Counts, n)
+	}
+	c.Contenders = strings.Fields(contenders)
+	if c.Out == "" || c.AdminKubeconfig == "" || c.KroKubeconfig == "" || c.FloorKubeconfig == "" || c.AuditLog == "" {
+		log.Fatal("-out, -admin-kubeconfig, -kro-kubeconfig, -floor-kubeconfig and -audit-log are required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		log.Fatalf("bench failed: %v", err)
+	}
+}
+
+// bench is the state of one run.
+type bench struct {
+	cfg      config
+	dyn      dynamic.Interface
+	adminCfg *rest.Config
+	audit    *audit.Log
+	results  *Results
+}
+
+func run(ctx context.Context, c config) error {
+	adminCfg, err := clientcmd.BuildConfigFromFlags("", c.AdminKubeconfig)
+	if err != nil {
+		return err
+	}
+	// The driver creates and deletes in bounded parallel (CreateWorkers), unthrottled.
+	adminCfg.QPS, adminCfg.Burst = -1, 1000
+	adminCfg.UserAgent = "kro-bench"
+	dyn, err := dynamic.NewForConfig(adminCfg)
+	if err != nil {
+		return err
+	}
+	al, err := audit.Open(c.AuditLog, true)
+	if err != nil {
+		return err
+	}
+	b := &bench{cfg: c, dyn: dyn, adminCfg: adminCfg, audit: al, results: newResults(c)}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return err
+	}
+	if c.GoBench != "" {
+		if raw, err := os.ReadFile(c.GoBench); err == nil {
+			b.results.GoBenchmarks = string(raw)
+		}
+	}
+
+	var runErr error
+	for _, name := range c.Contenders {
+		if err := b.runContender(ctx, name); err != nil {
+			runErr = fmt.Errorf("%s: %w", name, err)
+			log.Printf("error: %v (writing what was measured)", runErr)
+			break
+		}
+	}
+	b.results.Finished = time.Now()
+	b.results.Host.LoadAvgEnd = proc.LoadAvg()
+	b.results.evaluate()
+	if err := b.write(); err != nil {
+		return err
+	}
+	return runErr
+}
+
+func (b *bench) write() error {
+	raw, err := json.MarshalIndent(b.results, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(b.cfg.Out, "results.json"), raw, 0o644); err != nil {
+		return err
+	}
+	table := b.results.table()
+	if err := os.WriteFile(filepath.Join(b.cfg.Out, "summary.txt"), []byte(table), 0o644); err != nil {
+		return err
+	}
+	fmt.Print("\n" + table)
+	svg, err := os.Create(filepath.Join(b.cfg.Out, "latency.svg"))
+	if err != nil {
+		return err
+	}
+	defer svg.Close()
+	return b.results.chart(svg)
+}

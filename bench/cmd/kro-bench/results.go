@@ -1,0 +1,566 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kro-run/kro/bench/internal/audit"
+	"github.com/kro-run/kro/bench/internal/chart"
+	"github.com/kro-run/kro/bench/internal/proc"
+	"github.com/kro-run/kro/bench/internal/stats"
+)
+
+// Results is everything one run measured (results.json).
+type Results struct {
+	Started      time.Time          `json:"started"`
+	Finished     time.Time          `json:"finished"`
+	Host         Host               `json:"host"`
+	Config       config             `json:"config"`
+	Contenders   []*ContenderResult `json:"contenders"`
+	Targets      []Target           `json:"targets"`
+	GoBenchmarks string             `json:"goBenchmarks,omitempty"`
+}
+
+// Host describes the machine.
+type Host struct {
+	LoadAvgStart float64 `json:"loadAvgStart"`
+	LoadAvgEnd   float64 `json:"loadAvgEnd"`
+	CPUs         int     `json:"cpus"`
+	GoVersion    string  `json:"goVersion"`
+	Hostname     string  `json:"hostname"`
+}
+
+// ContenderResult holds the scenarios of kro or one floor variant.
+type ContenderResult struct {
+	Name    string        `json:"name"`
+	Command string        `json:"command"`
+	S1      *Latency      `json:"s1ChainLatency,omitempty"`
+	S2      []*Throughput `json:"s2Throughput,omitempty"`
+	S3      *Idle         `json:"s3Idle,omitempty"`
+	S4      Memory        `json:"s4Memory"`
+	S5      *Latency      `json:"s5DriftRepair,omitempty"`
+	S6      []*Teardown   `json:"s6Teardown,omitempty"`
+}
+
+// Usage is what one scenario cost: its contender's API requests (audit log) and CPU time.
+type Usage struct {
+	Seconds         float64      `json:"windowSeconds"`
+	Requests        audit.Counts `json:"requests"`
+	APIServerCPUms  float64      `json:"apiserverCpuMs"`
+	EtcdCPUms       float64      `json:"etcdCpuMs"`
+	ControllerCPUms float64      `json:"controllerCpuMs"`
+	// HostBusyCPUms is the whole machine's busy CPU time in the window; OtherCPUms the part
+	// used by processes other than the bench's (noise), OtherCores the same as average cores.
+	HostBusyCPUms float64 `json:"hostBusyCpuMs"`
+	OtherCPUms    float64 `json:"otherCpuMs"`
+	OtherCores    float64 `json:"otherCores"`
+}
+
+// Latency is a latency distribution (S1, S5).
+type Latency struct {
+	Count     int             `json:"count"`
+	Summary   stats.Summary   `json:"summary"`
+	SamplesMs []float64       `json:"samplesMs"`
+	Usage     Usage           `json:"usage"`
+	samples   []time.Duration `json:"-"`
+}
+
+func (l *Latency) add(d time.Duration) {
+	l.samples = append(l.samples, d)
+	l.SamplesMs = append(l.SamplesMs, stats.Ms(d))
+}
+
+func (l *Latency) finish() { l.Summary = stats.Summarize(l.samples) }
+
+// Throughput is S2 for one instance count.
+type Throughput struct {
+	Latency
+	Active        int     `json:"active"`
+	CreateSeconds float64 `json:"createSeconds"`
+	// Seconds from the first create to the last instance seen ACTIVE.
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"instancesPerSecond"`
+	Error     string  `json:"error,omitempty"`
+	PerInstance
+}
+
+// PerInstance divides a scenario's usage by its instance count.
+type PerInstance struct {
+	RequestsPerInstance    float64            `json:"requestsPerInstance"`
+	WritesPerInstance      float64            `json:"writesPerInstance"`
+	ReadsPerInstance       float64            `json:"readsPerInstance"`
+	ByKeyPerInstance       map[string]float64 `json:"byKeyPerInstance"`
+	APIServerCPUmsPerInst  float64            `json:"apiserverCpuMsPerInstance"`
+	EtcdCPUmsPerInst       float64            `json:"etcdCpuMsPerInstance"`
+	ControllerCPUmsPerInst float64            `json:"controllerCpuMsPerInstance"`
+}
+
+func perInstance(u Usage, n int) PerInstance {
+	f := float64(n)
+	p := PerInstance{
+		RequestsPerInstance: float64(u.Requests.Total) / f, WritesPerInstance: float64(u.Requests.Writes) / f,
+		ReadsPerInstance: float64(u.Requests.Reads) / f, ByKeyPerInstance: map[string]float64{},
+		APIServerCPUmsPerInst: u.APIServerCPUms / f, EtcdCPUmsPerInst: u.EtcdCPUms / f, ControllerCPUmsPerInst: u.ControllerCPUms / f,
+	}
+	for k, v := range u.Requests.ByKey {
+		p.ByKeyPerInstance[k] = float64(v) / f
+	}
+	return p
+}
+
+func (t *Throughput) finish() {
+	t.Latency.finish()
+	t.PerInstance = perInstance(t.Usage, t.Count)
+}
+
+// Idle is S3.
+type Idle struct {
+	Usage Usage `json:"usage"`
+}
+
+// Memory is S4: RSS and peak RSS (VmRSS/VmHWM) of the contender's process.
+type Memory struct {
+	Baseline proc.Memory   `json:"baseline"`
+	AfterS2  []MemoryPoint `json:"afterS2"`
+	AfterS3  *MemoryPoint  `json:"afterS3,omitempty"`
+	Final    proc.Memory   `json:"final"`
+}
+
+// MemoryPoint is the memory with Instances instances live.
+type MemoryPoint struct {
+	Instances int         `json:"instances"`
+	Memory    proc.Memory `json:"memory"`
+}
+
+// Teardown is S6 for one instance count.
+type Teardown struct {
+	Count                int     `json:"count"`
+	DeleteSeconds        float64 `json:"deleteRequestsSeconds"`
+	ChildrenGoneSeconds  float64 `json:"childrenGoneSeconds"`
+	InstancesGoneSeconds float64 `json:"instancesGoneSeconds"`
+	Error                string  `json:"error,omitempty"`
+	Usage                Usage   `json:"usage"`
+	PerInstance
+}
+
+func (t *Teardown) finish() { t.PerInstance = perInstance(t.Usage, t.Count) }
+
+// Target is one of the issue's targets and whether kro met it.
+type Target struct {
+	Name     string  `json:"name"`
+	Kro      float64 `json:"kro"`
+	Limit    float64 `json:"limit"`
+	Unit     string  `json:"unit"`
+	Met      bool    `json:"met"`
+	Measured bool    `json:"measured"`
+}
+
+func newResults(c config) *Results {
+	h, _ := os.Hostname()
+	return &Results{Started: time.Now(), Config: c, Host: Host{LoadAvgStart: proc.LoadAvg(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Hostname: h}}
+}
+
+func (r *Results) add(c *ContenderResult) { r.Contenders = append(r.Contenders, c) }
+
+func (r *Results) get(name string) *ContenderResult {
+	for _, c := range r.Contenders {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func s2At(c *ContenderResult, n int) *Throughput {
+	if c == nil {
+		return nil
+	}
+	for _, t := range c.S2 {
+		if t.Count == n {
+			return t
+		}
+	}
+	return nil
+}
+
+func s6At(c *ContenderResult, n int) *Teardown {
+	if c == nil {
+		return nil
+	}
+	for _, t := range c.S6 {
+		if t.Count == n {
+			return t
+		}
+	}
+	return nil
+}
+
+// evaluate checks the issue's targets.
+func (r *Results) evaluate() {
+	kro, fl, un := r.get("kro"), r.get("floor"), r.get("floor-unthrottled")
+	add := func(name, unit string, kroV, floorV, factor float64, ok bool) {
+		t := Target{Name: name, Unit: unit, Measured: ok}
+		if ok {
+			t.Kro, t.Limit = kroV, floorV*factor
+			t.Met = kroV <= t.Limit
+		}
+		r.Targets = append(r.Targets, t)
+	}
+	if kro != nil && un != nil && kro.S1 != nil && un.S1 != nil {
+		add("S1 p50 <= 1.5x unthrottled floor", "ms", kro.S1.Summary.P50, un.S1.Summary.P50, 1.5, true)
+	}
+	if kro != nil && fl != nil && kro.S1 != nil && fl.S1 != nil {
+		add("S1 API requests/instance <= 1.5x floor", "req", float64(kro.S1.Usage.Requests.Total)/float64(kro.S1.Count),
+			float64(fl.S1.Usage.Requests.Total)/float64(fl.S1.Count), 1.5, true)
+	}
+	for _, n := range r.Config.S2Counts {
+		if k, u := s2At(kro, n), s2At(un, n); k != nil && u != nil {
+			add(fmt.Sprintf("S2 %d: time to all ACTIVE <= 1.5x unthrottled floor", n), "s", k.Seconds, u.Seconds, 1.5, k.Error == "")
+		}
+		if k, f := s2At(kro, n), s2At(fl, n); k != nil && f != nil {
+			add(fmt.Sprintf("S2 %d: API requests/instance <= 1.5x floor", n), "req", k.RequestsPerInstance, f.RequestsPerInstance, 1.5, true)
+		}
+	}
+	if kro != nil && kro.S3 != nil {
+		add("S3 idle: 0 writes", "req", float64(kro.S3.Usage.Requests.Writes), 0, 1, true)
+		add("S3 idle: 0 reads", "req", float64(kro.S3.Usage.Requests.Reads), 0, 1, true)
+	}
+	if kro != nil && fl != nil && kro.S5 != nil && fl.S5 != nil {
+		add("S5 drift repair p50 <= 2x floor", "ms", kro.S5.Summary.P50, fl.S5.Summary.P50, 2, true)
+	}
+	for _, n := range r.Config.S2Counts {
+		if k, f := s6At(kro, n), s6At(fl, n); k != nil && f != nil {
+			add(fmt.Sprintf("S6 %d: teardown <= 2x floor", n), "s", k.ChildrenGoneSeconds, f.ChildrenGoneSeconds, 2, k.Error == "")
+		}
+	}
+}
+
+// --- the table ------------------------------------------------------------------------------------
+
+type row struct {
+	label   string
+	val     func(c *ContenderResult) (float64, bool)
+	unit    string
+	prec    int
+	noRatio bool
+}
+
+func (r *Results) table() string {
+	var b strings.Builder
+	names := []string{"kro", "floor", "floor-unthrottled"}
+	cols := make([]*ContenderResult, len(names))
+	for i, n := range names {
+		cols[i] = r.get(n)
+	}
+	fmt.Fprintf(&b, "kro vs the floor — %s, %d CPUs, %s; floor = same client QPS/burst/workers as kro (%.0f/%d/%d), floor-unthrottled = no client rate limit\n\n",
+		r.Started.Format(time.RFC3339), r.Host.CPUs, r.Host.GoVersion, r.Config.FloorQPS, r.Config.FloorBurst, r.Config.FloorWorkers)
+	fmt.Fprintf(&b, "host load average (1 min): %.2f at start, %.2f at end; noise rows show the CPU other processes used during a window\n\n", r.Host.LoadAvgStart, r.Host.LoadAvgEnd)
+	fmt.Fprintf(&b, "%-44s %11s %11s %11s %9s %9s\n", "metric", "kro", "floor", "floor-unthr", "kro/floor", "kro/unthr")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 100))
+	emit := func(rw row) {
+		vals := make([]string, 3)
+		var v [3]float64
+		var ok [3]bool
+		for i, c := range cols {
+			vals[i] = "-"
+			if c == nil {
+				continue
+			}
+			if v[i], ok[i] = rw.val(c); ok[i] {
+				vals[i] = fmt.Sprintf("%.*f", rw.prec, v[i])
+			}
+		}
+		ratio := func(j int) string {
+			if rw.noRatio || !ok[0] || !ok[j] || v[j] == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2fx", v[0]/v[j])
+		}
+		label := rw.label
+		if rw.unit != "" {
+			label += " (" + rw.unit + ")"
+		}
+		fmt.Fprintf(&b, "%-44s %11s %11s %11s %9s %9s\n", label, vals[0], vals[1], vals[2], ratio(1), ratio(2))
+	}
+	emitp := func(label string, val func(c *ContenderResult) (float64, bool), unit string, prec int) {
+		emit(row{label: label, val: val, unit: unit, prec: prec})
+	}
+	lat := func(get func(c *ContenderResult) *Latency, pick func(s stats.Summary) float64) func(c *ContenderResult) (float64, bool) {
+		return func(c *ContenderResult) (float64, bool) {
+			l := get(c)
+			if l == nil || l.Summary.N == 0 {
+				return 0, false
+			}
+			return pick(l.Summary), true
+		}
+	}
+	s1 := func(c *ContenderResult) *Latency { return c.S1 }
+	s5 := func(c *ContenderResult) *Latency { return c.S5 }
+	p50 := func(s stats.Summary) float64 { return s.P50 }
+	p95 := func(s stats.Summary) float64 { return s.P95 }
+	emitp(fmt.Sprintf("S1 chain create->ACTIVE p50 (n=%d)", r.Config.S1Count), lat(s1, p50), "ms", 1)
+	emitp("S1 chain create->ACTIVE p95", lat(s1, p95), "ms", 1)
+	emitp("S1 API requests/instance", func(c *ContenderResult) (float64, bool) {
+		if c.S1 == nil {
+			return 0, false
+		}
+		return float64(c.S1.Usage.Requests.Total) / float64(c.S1.Count), true
+	}, "", 2)
+	for _, n := range r.Config.S2Counts {
+		n := n
+		t := func(f func(t *Throughput) float64) func(c *ContenderResult) (float64, bool) {
+			return func(c *ContenderResult) (float64, bool) {
+				x := s2At(c, n)
+				if x == nil {
+					return 0, false
+				}
+				return f(x), true
+			}
+		}
+		emitp(fmt.Sprintf("S2 %d: first create -> all ACTIVE", n), t(func(x *Throughput) float64 { return x.Seconds }), "s", 2)
+		emitp(fmt.Sprintf("S2 %d: throughput", n), t(func(x *Throughput) float64 { return x.PerSecond }), "inst/s", 1)
+		emitp(fmt.Sprintf("S2 %d: create->ACTIVE p50", n), t(func(x *Throughput) float64 { return x.Summary.P50 }), "ms", 0)
+		emitp(fmt.Sprintf("S2 %d: create->ACTIVE p95", n), t(func(x *Throughput) float64 { return x.Summary.P95 }), "ms", 0)
+		emitp(fmt.Sprintf("S2 %d: API requests/instance", n), t(func(x *Throughput) float64 { return x.RequestsPerInstance }), "", 2)
+		emitp(fmt.Sprintf("S2 %d:   writes/instance", n), t(func(x *Throughput) float64 { return x.WritesPerInstance }), "", 2)
+		emitp(fmt.Sprintf("S2 %d:   reads/instance", n), t(func(x *Throughput) float64 { return x.ReadsPerInstance }), "", 2)
+		emitp(fmt.Sprintf("S2 %d: apiserver CPU/instance", n), t(func(x *Throughput) float64 { return x.APIServerCPUmsPerInst }), "ms", 2)
+		emitp(fmt.Sprintf("S2 %d: etcd CPU/instance", n), t(func(x *Throughput) float64 { return x.EtcdCPUmsPerInst }), "ms", 2)
+		emitp(fmt.Sprintf("S2 %d: controller CPU/instance", n), t(func(x *Throughput) float64 { return x.ControllerCPUmsPerInst }), "ms", 2)
+		emitp(fmt.Sprintf("S4 RSS after S2 %d", n), func(c *ContenderResult) (float64, bool) {
+			for _, p := range c.S4.AfterS2 {
+				if p.Instances == n+r.Config.S1Count {
+					return float64(p.Memory.RSS) / (1 << 20), true
+				}
+			}
+			return 0, false
+		}, "MiB", 1)
+	}
+	idle := func(f func(u Usage) float64) func(c *ContenderResult) (float64, bool) {
+		return func(c *ContenderResult) (float64, bool) {
+			if c.S3 == nil {
+				return 0, false
+			}
+			return f(c.S3.Usage), true
+		}
+	}
+	emit(row{label: "S3 idle: window", val: idle(func(u Usage) float64 { return u.Seconds }), unit: "s", noRatio: true})
+	emitp("S3 idle: writes", idle(func(u Usage) float64 { return float64(u.Requests.Writes) }), "", 0)
+	emitp("S3 idle: reads", idle(func(u Usage) float64 { return float64(u.Requests.Reads) }), "", 0)
+	emitp("S3 idle: apiserver CPU", idle(func(u Usage) float64 { return u.APIServerCPUms }), "ms", 0)
+	emitp("S3 idle: controller CPU", idle(func(u Usage) float64 { return u.ControllerCPUms }), "ms", 0)
+	emitp("S4 RSS at start", func(c *ContenderResult) (float64, bool) {
+		return float64(c.S4.Baseline.RSS) / (1 << 20), c.S4.Baseline.RSS > 0
+	}, "MiB", 1)
+	emitp("S4 RSS after S3", func(c *ContenderResult) (float64, bool) {
+		if c.S4.AfterS3 == nil {
+			return 0, false
+		}
+		return float64(c.S4.AfterS3.Memory.RSS) / (1 << 20), true
+	}, "MiB", 1)
+	emitp("S4 peak RSS (VmHWM)", func(c *ContenderResult) (float64, bool) {
+		return float64(c.S4.Final.Peak) / (1 << 20), c.S4.Final.Peak > 0
+	}, "MiB", 1)
+	emitp("S4 RSS growth per live instance", func(c *ContenderResult) (float64, bool) {
+		if c.S4.AfterS3 == nil || c.S4.AfterS3.Instances == 0 {
+			return 0, false
+		}
+		return float64(c.S4.AfterS3.Memory.RSS-c.S4.Baseline.RSS) / float64(c.S4.AfterS3.Instances) / 1024, true
+	}, "KiB", 1)
+	emitp(fmt.Sprintf("S5 drift repair p50 (n=%d)", r.Config.S5Count), lat(s5, p50), "ms", 1)
+	emitp("S5 drift repair p95", lat(s5, p95), "ms", 1)
+	for _, n := range r.Config.S2Counts {
+		n := n
+		t := func(f func(t *Teardown) float64) func(c *ContenderResult) (float64, bool) {
+			return func(c *ContenderResult) (float64, bool) {
+				x := s6At(c, n)
+				if x == nil {
+					return 0, false
+				}
+				return f(x), true
+			}
+		}
+		emitp(fmt.Sprintf("S6 %d: delete -> all children gone", n), t(func(x *Teardown) float64 { return x.ChildrenGoneSeconds }), "s", 2)
+		emitp(fmt.Sprintf("S6 %d: delete -> all instances gone", n), t(func(x *Teardown) float64 { return x.InstancesGoneSeconds }), "s", 2)
+		emitp(fmt.Sprintf("S6 %d: API requests/instance", n), t(func(x *Teardown) float64 { return x.RequestsPerInstance }), "", 2)
+		emitp(fmt.Sprintf("S6 %d: apiserver CPU/instance", n), t(func(x *Teardown) float64 { return x.APIServerCPUmsPerInst }), "ms", 2)
+	}
+
+	noise := func(label string, get func(c *ContenderResult) *Usage) {
+		emit(row{label: "noise: other processes during " + label, val: func(c *ContenderResult) (float64, bool) {
+			u := get(c)
+			if u == nil {
+				return 0, false
+			}
+			return u.OtherCores, true
+		}, unit: "cores", prec: 2, noRatio: true})
+	}
+	noise("S1", func(c *ContenderResult) *Usage {
+		if c.S1 == nil {
+			return nil
+		}
+		return &c.S1.Usage
+	})
+	for _, n := range r.Config.S2Counts {
+		n := n
+		noise(fmt.Sprintf("S2 %d", n), func(c *ContenderResult) *Usage {
+			if t := s2At(c, n); t != nil {
+				return &t.Usage
+			}
+			return nil
+		})
+	}
+	noise("S5", func(c *ContenderResult) *Usage {
+		if c.S5 == nil {
+			return nil
+		}
+		return &c.S5.Usage
+	})
+	for _, n := range r.Config.S2Counts {
+		n := n
+		noise(fmt.Sprintf("S6 %d", n), func(c *ContenderResult) *Usage {
+			if t := s6At(c, n); t != nil {
+				return &t.Usage
+			}
+			return nil
+		})
+	}
+
+	fmt.Fprintf(&b, "\nTargets\n")
+	for _, t := range r.Targets {
+		verdict := "MISS"
+		switch {
+		case !t.Measured:
+			verdict = "n/a "
+		case t.Met:
+			verdict = "ok  "
+		}
+		fmt.Fprintf(&b, "  %s  %-52s kro %.2f %s, limit %.2f\n", verdict, t.Name, t.Kro, t.Unit, t.Limit)
+	}
+
+	// Where the requests go: per instance, by verb and resource, for the largest S2 and S6.
+	perInst := func(c *ContenderResult) map[string]float64 {
+		if c == nil || c.S1 == nil {
+			return nil
+		}
+		return perInstance(c.S1.Usage, c.S1.Count).ByKeyPerInstance
+	}
+	fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S1 chain (kro | floor)\n")
+	b.WriteString(breakdown(perInst(r.get("kro")), perInst(r.get("floor"))))
+	if len(r.Config.S2Counts) > 0 {
+		n := r.Config.S2Counts[len(r.Config.S2Counts)-1]
+		fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S2 %d (kro | floor)\n", n)
+		b.WriteString(breakdown(byKey(s2At(r.get("kro"), n)), byKey(s2At(r.get("floor"), n))))
+		fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S6 %d (kro | floor)\n", n)
+		var k6, f6 map[string]float64
+		if x := s6At(r.get("kro"), n); x != nil {
+			k6 = x.ByKeyPerInstance
+		}
+		if x := s6At(r.get("floor"), n); x != nil {
+			f6 = x.ByKeyPerInstance
+		}
+		b.WriteString(breakdown(k6, f6))
+	}
+	if k := r.get("kro"); k != nil && k.S3 != nil && k.S3.Usage.Requests.Total > 0 {
+		fmt.Fprintf(&b, "\nkro's requests while idle (S3, %.0f s)\n", k.S3.Usage.Seconds)
+		for _, kc := range audit.Top(k.S3.Usage.Requests.ByKey) {
+			fmt.Fprintf(&b, "  %-50s %d\n", kc.Key, kc.Count)
+		}
+	}
+	if k := r.get("kro"); k != nil && k.S5 != nil {
+		fmt.Fprintf(&b, "\nkro's requests during S5 (%d repairs)\n", k.S5.Count)
+		for _, kc := range audit.Top(k.S5.Usage.Requests.ByKey) {
+			fmt.Fprintf(&b, "  %-50s %d\n", kc.Key, kc.Count)
+		}
+	}
+	return b.String()
+}
+
+func byKey(t *Throughput) map[string]float64 {
+	if t == nil {
+		return nil
+	}
+	return t.ByKeyPerInstance
+}
+
+// instanceKey names the instance resources of either group alike, so kro's and the floor's
+// rows line up.
+func instanceKey(k string) string {
+	for _, g := range []string{".floor.bench.kro.run", ".kro.run"} {
+		for _, kind := range []string{"benchfives", "benchchains"} {
+			k = strings.Replace(k, kind+g, kind+" (instances)", 1)
+		}
+	}
+	return k
+}
+
+func normalize(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		out[instanceKey(k)] += v
+	}
+	return out
+}
+
+func breakdown(kro, floor map[string]float64) string {
+	kro, floor = normalize(kro), normalize(floor)
+	keys := map[string]bool{}
+	for k := range kro {
+		keys[k] = true
+	}
+	for k := range floor {
+		keys[k] = true
+	}
+	list := make([]string, 0, len(keys))
+	for k := range keys {
+		list = append(list, k)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if kro[list[i]] != kro[list[j]] {
+			return kro[list[i]] > kro[list[j]]
+		}
+		return list[i] < list[j]
+	})
+	var b strings.Builder
+	for _, k := range list {
+		fmt.Fprintf(&b, "  %-50s %8.3f | %8.3f\n", k, kro[k], floor[k])
+	}
+	return b.String()
+}
+
+// --- the chart ------------------------------------------------------------------------------------
+
+var colors = map[string]string{"kro": "#d62728", "floor": "#1f77b4", "floor-unthrottled": "#2ca02c"}
+
+func (r *Results) chart(w io.Writer) error {
+	var panels []chart.Panel
+	series := func(get func(c *ContenderResult) *Latency) []chart.Series {
+		var out []chart.Series
+		for _, c := range r.Contenders {
+			if l := get(c); l != nil {
+				out = append(out, chart.Series{Name: c.Name, Color: colors[c.Name], Samples: l.samples})
+			}
+		}
+		return out
+	}
+	panels = append(panels, chart.Panel{Title: fmt.Sprintf("S1 chain: create -> ACTIVE, %d sequential instances", r.Config.S1Count),
+		Series: series(func(c *ContenderResult) *Latency { return c.S1 })})
+	for _, n := range r.Config.S2Counts {
+		n := n
+		panels = append(panels, chart.Panel{Title: fmt.Sprintf("S2: create -> ACTIVE, %d instances at once", n),
+			Series: series(func(c *ContenderResult) *Latency {
+				if t := s2At(c, n); t != nil {
+					return &t.Latency
+				}
+				return nil
+			})})
+	}
+	panels = append(panels, chart.Panel{Title: fmt.Sprintf("S5 drift: child delete -> recreated, %d repairs", r.Config.S5Count),
+		Series: series(func(c *ContenderResult) *Latency { return c.S5 })})
+	return chart.Write(w, "kro vs the floor: latency distributions (empirical CDF) — "+r.Started.Format(time.RFC3339), panels)
+}
