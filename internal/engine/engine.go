@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -115,13 +116,17 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 
+	kc, ok := e.controllers[gvk]
+	if ok && kc.graph.Generation == g.Generation && kc.graph.RGDUID == g.RGDUID {
+		// Same RGD generation: the running graph is already this one.
+		return nil
+	}
 	// Make sure every informer the controller needs can start before starting it: a kind the
 	// REST mapper or the API server does not serve yet fails here, and the RGD is retried,
 	// instead of failing later inside the controller's goroutine.
 	if err := e.ensureInformers(ctx, g); err != nil {
 		return err
 	}
-	kc, ok := e.controllers[gvk]
 	if !ok {
 		var err error
 		if kc, err = e.newController(g); err != nil {
@@ -130,11 +135,8 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 		e.controllers[gvk] = kc
 		metrics.Controllers.Set(float64(len(e.controllers)))
 		e.opts.Log.Info("Started instance controller", "gvk", gvk.String())
-	} else if kc.graph.Generation != g.Generation || kc.graph.RGDUID != g.RGDUID {
-		kc.rec.SetGraph(g)
 	} else {
-		// Same RGD generation: the running graph is already this one.
-		return nil
+		kc.rec.SetGraph(g)
 	}
 	kc.graph = g
 	for _, n := range g.Nodes {
@@ -148,6 +150,9 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 	return nil
 }
 
+// informerSyncTimeout bounds the wait for a kind's informer to sync.
+const informerSyncTimeout = 15 * time.Second
+
 // ensureInformers starts (or finds) the informers of the instance kind and of every kind the
 // graph uses, and waits for them to sync.
 func (e *Engine) ensureInformers(ctx context.Context, g *graph.Graph) error {
@@ -155,6 +160,9 @@ func (e *Engine) ensureInformers(ctx context.Context, g *graph.Graph) error {
 	for _, n := range g.Nodes {
 		gvks = append(gvks, n.GVK)
 	}
+	// An informer that cannot sync (a kind just removed, say) must not hold the RGD worker.
+	ctx, cancel := context.WithTimeout(ctx, informerSyncTimeout)
+	defer cancel()
 	for _, gvk := range gvks {
 		obj := &unstructured.Unstructured{}
 		obj.SetGroupVersionKind(gvk)

@@ -3,42 +3,99 @@ package instance
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
-	"github.com/kro-run/kro/internal/metrics"
 )
 
-// needsPrune reports whether this pass can have left objects behind: the graph changed since
-// the instance was last pruned, a node is excluded, or a collection may have shrunk.
-// Otherwise every object of the ApplySet was just applied and listing it would be wasted work.
+// knownInventory is what an instance's ApplySet held after its last complete pass: each
+// object with the node that made it.
+type knownInventory struct {
+	generation int64
+	objects    map[objectKey]string
+}
+
+// needsPrune reports whether this pass can have left objects behind: the inventory is unknown
+// (kro restarted), the graph changed, or an object of the last pass is no longer wanted
+// (template removed, includeWhen false, collection shrank). Otherwise listing the ApplySet
+// would be wasted work.
 func (r *Reconciler) needsPrune(g *graph.Graph, p *pass) bool {
-	if len(p.skipped) > 0 {
+	v, ok := r.inventory.Load(p.inst.GetUID())
+	if !ok {
 		return true
 	}
-	for _, n := range g.Nodes {
-		if n.IsCollection() {
+	last := v.(knownInventory)
+	if last.generation != g.Generation {
+		return true
+	}
+	for k := range last.objects {
+		if _, kept := p.keep[k]; !kept {
 			return true
 		}
 	}
-	last, ok := r.pruned.Load(p.inst.GetUID())
-	return !ok || last.(int64) != g.Generation
+	return false
+}
+
+// pruneKnown deletes the objects of the last known inventory that this pass no longer wants.
+func (r *Reconciler) pruneKnown(ctx context.Context, p *pass, last knownInventory) error {
+	var stale []*unstructured.Unstructured
+	for key, node := range last.objects {
+		if _, kept := p.keep[key]; kept || p.notReady[node] {
+			continue
+		}
+		mapping, err := r.opts.Client.RESTMapper().RESTMapping(schema.GroupKind{Group: key.group, Kind: key.kind})
+		if err != nil {
+			continue // The kind is gone from the cluster, and with it the object.
+		}
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(mapping.GroupVersionKind)
+		err = r.opts.Client.Get(ctx, client.ObjectKey{Namespace: key.namespace, Name: key.name}, obj)
+		if err != nil {
+			continue
+		}
+		if obj.GetLabels()[metadata.ApplySetPartOfLabel] == p.setID {
+			stale = append(stale, obj)
+		}
+	}
+	return r.deleteObjects(ctx, stale, "prune")
+}
+
+// recordInventory remembers the objects of a complete pass.
+func (r *Reconciler) recordInventory(g *graph.Graph, p *pass) {
+	if len(p.notReady) > 0 {
+		// Nodes still waiting may own objects this pass did not reach.
+		if v, ok := r.inventory.Load(p.inst.GetUID()); ok {
+			last := v.(knownInventory)
+			objects := maps.Clone(last.objects)
+			maps.Copy(objects, p.keep)
+			r.inventory.Store(p.inst.GetUID(), knownInventory{generation: last.generation, objects: objects})
+		}
+		return
+	}
+	r.inventory.Store(p.inst.GetUID(), knownInventory{generation: g.Generation, objects: maps.Clone(p.keep)})
 }
 
 // prune deletes the objects of the instance's ApplySet that this pass did not want, except
 // those of nodes still waiting for data (their desired state is unknown).
 func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 	if !r.needsPrune(g, p) {
+		r.recordInventory(g, p)
+		return nil
+	}
+	if v, ok := r.inventory.Load(p.inst.GetUID()); ok {
+		// The inventory is known: delete exactly what the last pass had and this one does not.
+		if err := r.pruneKnown(ctx, p, v.(knownInventory)); err != nil {
+			return err
+		}
+		r.recordInventory(g, p)
 		return nil
 	}
 	gvks, err := r.inventoryKinds(g, p.inst)
@@ -51,27 +108,27 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 		if err := r.opts.Client.List(ctx, list, client.MatchingLabels{metadata.ApplySetPartOfLabel: p.setID}); err != nil {
 			return fmt.Errorf("listing %s: %w", gvk.Kind, err)
 		}
+		var stale []*unstructured.Unstructured
 		for i := range list.Items {
 			obj := &list.Items[i]
-			if p.keep[keyOf(obj)] || p.notReady[obj.GetLabels()[metadata.NodeIDLabel]] || obj.GetDeletionTimestamp() != nil {
+			if _, kept := p.keep[keyOf(obj)]; kept || p.notReady[obj.GetLabels()[metadata.NodeIDLabel]] {
 				continue
 			}
-			ctrl.LoggerFrom(ctx).Info("Pruning resource", "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", gvk.Kind, "name", objectName(obj))
-			if err := r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting %s %s: %w", gvk.Kind, objectName(obj), err)
-			}
-			r.applied.Delete(keyOf(obj))
-			metrics.Deletions.WithLabelValues(r.kind(), "prune").Inc()
+			stale = append(stale, obj)
+		}
+		if err := r.deleteObjects(ctx, stale, "prune"); err != nil {
+			return fmt.Errorf("pruning %s: %w", gvk.Kind, err)
 		}
 	}
 	if len(p.notReady) > 0 {
+		r.recordInventory(g, p)
 		return nil
 	}
 	// Everything outside the graph's kinds is gone: shrink the inventory to them.
 	if err := r.shrinkInventory(ctx, g, p.inst); err != nil {
 		return err
 	}
-	r.pruned.Store(p.inst.GetUID(), g.Generation)
+	r.recordInventory(g, p)
 	return nil
 }
 

@@ -2,8 +2,10 @@ package instance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,8 +60,12 @@ type Options struct {
 type Reconciler struct {
 	opts  Options
 	graph atomic.Pointer[graph.Graph]
-	// pruned maps an instance UID to the graph generation it was last fully pruned with.
-	pruned sync.Map
+	// inventory maps an instance UID to the inventory it had after its last complete pass,
+	// so that pruning and deletion need no list while it is known.
+	inventory sync.Map
+	// lastStatus maps an instance UID to the status kro last wrote, so a reconcile that reads
+	// a cache not yet updated with that write does not write it again.
+	lastStatus sync.Map
 	// externals routes changes of externalRef objects to the instances reading them.
 	externals externalIndex
 	// applied maps an objectKey to the appliedState kro last applied to it.
@@ -111,8 +117,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if inst.GetDeletionTimestamp() != nil {
 		return r.reconcileDelete(ctx, g, inst, id)
 	}
-	if err := r.ensureMetadata(ctx, g, inst, id); err != nil {
+	created, err := r.ensureMetadata(ctx, g, inst, id)
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("instance metadata: %w", err)
+	}
+	if created {
+		// kro has just taken the instance: nothing of its ApplySet can exist yet.
+		r.inventory.Store(inst.GetUID(), knownInventory{generation: g.Generation, objects: map[objectKey]string{}})
 	}
 
 	st := newStatus(inst)
@@ -142,8 +153,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // ensureMetadata puts the finalizer and kro's labels and ApplySet annotations on the instance
-// before any child is applied, so the inventory is recorded first.
-func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) error {
+// before any child is applied, so the inventory is recorded first. It reports whether the
+// finalizer was added, that is whether kro sees the instance for the first time.
+func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) (bool, error) {
 	before := inst.DeepCopy()
 	changed := false
 	labels := inst.GetLabels()
@@ -166,16 +178,17 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 			changed = true
 		}
 	}
-	if !hasFinalizer(inst) {
+	created := !hasFinalizer(inst)
+	if created {
 		inst.SetFinalizers(append(inst.GetFinalizers(), metadata.Finalizer))
 		changed = true
 	}
 	if !changed {
-		return nil
+		return false, nil
 	}
 	inst.SetLabels(labels)
 	inst.SetAnnotations(annotations)
-	return r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	return created, r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 
 func hasFinalizer(obj client.Object) bool {
@@ -194,6 +207,17 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 		return err
 	}
 	oldState, _, _ := unstructured.NestedString(inst.Object, "status", "state")
+	hash, err := hashStatus(desired)
+	if err != nil {
+		return err
+	}
+	if last, ok := r.lastStatus.Load(inst.GetUID()); ok {
+		if last.(writtenStatus).hash == hash {
+			// Already written; the cache has not caught up with that write yet.
+			return nil
+		}
+		oldState = last.(writtenStatus).state
+	}
 	before := inst.DeepCopy()
 	if err := unstructured.SetNestedField(inst.Object, desired, "status"); err != nil {
 		return err
@@ -204,6 +228,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 		}
 		return fmt.Errorf("writing status: %w", err)
 	}
+	r.lastStatus.Store(inst.GetUID(), writtenStatus{hash: hash, state: st.state})
 	if oldState != st.state {
 		metrics.InstanceStates.WithLabelValues(r.kind(), st.state).Inc()
 	}
@@ -232,4 +257,20 @@ func (r *Reconciler) customConditions(ctx context.Context, st *status, res resul
 	produced, pending, err := res.runtime.Conditions(ctx, builtins)
 	st.setCustom(produced, err != nil || len(pending) > 0)
 	return err
+}
+
+// writtenStatus is what kro last wrote to an instance's status.
+type writtenStatus struct {
+	hash  uint64
+	state string
+}
+
+func hashStatus(status map[string]any) (uint64, error) {
+	raw, err := json.Marshal(status)
+	if err != nil {
+		return 0, err
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(raw)
+	return h.Sum64(), nil
 }

@@ -48,8 +48,8 @@ type pass struct {
 	// notReady marks nodes dependents must wait for; skipped nodes are excluded by
 	// includeWhen (directly or through a dependency).
 	notReady, skipped map[string]bool
-	// keep holds the identities of every object this pass wants to exist.
-	keep map[objectKey]bool
+	// keep holds the identities of every object this pass wants to exist, with their node.
+	keep map[objectKey]string
 	// externals are the externalRefs read in this pass.
 	externals []externalRef
 }
@@ -87,7 +87,7 @@ func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructure
 		setID:    applySetID,
 		notReady: map[string]bool{},
 		skipped:  map[string]bool{},
-		keep:     map[objectKey]bool{},
+		keep:     map[objectKey]string{},
 	}
 	res := result{runtime: p.rt}
 	defer func() { r.externals.set(client.ObjectKeyFromObject(inst), p.externals) }()
@@ -119,7 +119,7 @@ func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructure
 			o := outcomes[i]
 			p.externals = append(p.externals, o.externals...)
 			for _, k := range o.keep {
-				p.keep[k] = true
+				p.keep[k] = id
 			}
 			switch {
 			case o.err != nil:

@@ -85,6 +85,10 @@ func (r *Reconciler) ensureCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphD
 	} else if err != nil {
 		return false, fmt.Errorf("reading CRD %s: %w", desired.Name, err)
 	}
+	if live != nil && live.DeletionTimestamp != nil {
+		// Being deleted (by hand): recreated once gone, which the CRD watch reports.
+		return false, nil
+	}
 	apply, err := planCRD(rgd, live, desired)
 	if err != nil {
 		return false, err
@@ -116,7 +120,10 @@ func planCRD(rgd *v1alpha1.ResourceGraphDefinition, live, desired *apiextensions
 	if live == nil {
 		return true, nil
 	}
-	if owner := live.Labels[metadata.ResourceGraphDefinitionNameLabel]; owner != rgd.Name || live.Labels[metadata.OwnedLabel] != "true" {
+	if live.Labels[metadata.OwnedLabel] != "true" {
+		return false, &CRDConflictError{CRD: live.Name}
+	}
+	if owner := live.Labels[metadata.ResourceGraphDefinitionNameLabel]; owner != rgd.Name {
 		return false, &CRDConflictError{CRD: live.Name, Owner: owner}
 	}
 	if upToDate(live, desired) {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -256,6 +258,24 @@ func TestEnsureCRDSteadyStateWritesNothing(t *testing.T) {
 	}
 	if !established || writes != 0 {
 		t.Errorf("ensureCRD(...) = established %t after %d writes, want established after 0 writes", established, writes)
+	}
+}
+
+func TestEnsureCRDWaitsForDeletion(t *testing.T) {
+	rgd := testRGD(t, 1, `{name: string}`, nil)
+	live := liveCRD(t, rgd)
+	live.Finalizers = []string{apiextensionsv1.CustomResourceCleanupFinalizer}
+	live.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	writes := 0
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).
+		WithObjects(live).
+		WithInterceptorFuncs(countWrites(&writes)).Build()
+	established, err := New(Options{Client: c}).ensureCRD(context.Background(), rgd, build(t, rgd))
+	if err != nil {
+		t.Fatalf("ensureCRD(...): %v", err)
+	}
+	if established || writes != 0 {
+		t.Errorf("ensureCRD(...) on a terminating CRD = established %t after %d writes, want not established after 0 writes", established, writes)
 	}
 }
 
