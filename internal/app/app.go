@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -69,6 +70,8 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		// Children and instances are unstructured; reading them from the cache is what keeps
 		// steady state free of API reads.
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		// kro never reads managedFields; server-side applied objects carry large ones.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

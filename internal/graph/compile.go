@@ -185,11 +185,19 @@ func mustParse(path string) []parser.PathElem {
 	return elems
 }
 
-// SchemaForCELType maps a CEL type to the OpenAPI schema of its JSON value; types it cannot
-// describe accept any value.
+// SchemaForCELType maps a CEL type to the OpenAPI schema of its JSON value: scalars exactly,
+// lists and maps by their element type, objects as free-form objects. Types it cannot describe
+// (dyn) accept any value.
 func SchemaForCELType(t *cel.Type) apiextensionsv1.JSONSchemaProps {
+	return schemaForCELType(t, 0)
+}
+
+func schemaForCELType(t *cel.Type, depth int) apiextensionsv1.JSONSchemaProps {
+	if depth > 16 {
+		return apiextensionsv1.JSONSchemaProps{XPreserveUnknownFields: ptrTrue()}
+	}
 	switch t.Kind() {
-	case types.StringKind:
+	case types.StringKind, types.BytesKind, types.DurationKind, types.TimestampKind:
 		return apiextensionsv1.JSONSchemaProps{Type: "string"}
 	case types.IntKind, types.UintKind:
 		return apiextensionsv1.JSONSchemaProps{Type: "integer"}
@@ -197,6 +205,18 @@ func SchemaForCELType(t *cel.Type) apiextensionsv1.JSONSchemaProps {
 		return apiextensionsv1.JSONSchemaProps{Type: "number"}
 	case types.BoolKind:
 		return apiextensionsv1.JSONSchemaProps{Type: "boolean"}
+	case types.ListKind:
+		items := schemaForCELType(t.Parameters()[0], depth+1)
+		return apiextensionsv1.JSONSchemaProps{Type: "array", Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &items}}
+	case types.MapKind:
+		values := schemaForCELType(t.Parameters()[1], depth+1)
+		return apiextensionsv1.JSONSchemaProps{Type: "object", AdditionalProperties: &apiextensionsv1.JSONSchemaPropsOrBool{Allows: true, Schema: &values}}
+	case types.StructKind:
+		return apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: ptrTrue()}
+	case types.OpaqueKind:
+		if t.TypeName() == "optional_type" && len(t.Parameters()) == 1 {
+			return schemaForCELType(t.Parameters()[0], depth+1)
+		}
 	}
 	return apiextensionsv1.JSONSchemaProps{XPreserveUnknownFields: ptrTrue()}
 }

@@ -232,7 +232,8 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 	if oldState != st.state {
 		metrics.InstanceStates.WithLabelValues(r.kind(), st.state).Inc()
 	}
-	if r.opts.Recorder != nil && oldState != st.state {
+	// DELETING is reported in status only: the deletion itself is the event.
+	if r.opts.Recorder != nil && oldState != st.state && st.state != StateDeleting {
 		eventType, note := corev1.EventTypeNormal, "Instance is "+st.state
 		if st.state == StateError {
 			eventType = corev1.EventTypeWarning
