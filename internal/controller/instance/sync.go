@@ -189,14 +189,19 @@ func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n 
 		return outcome{err: fmt.Errorf("resource %q: %w", n.ID, err)}
 	}
 	o := outcome{observed: observed, keep: []objectKey{keyOf(desired)}}
-	ready, expr, err := p.rt.ReadyObject(ctx, n.ID, observed.Object)
+	o.checkReady(ctx, p, n)
+	return o
+}
+
+// checkReady evaluates readyWhen on the observed object and records why it is not ready.
+func (o *outcome) checkReady(ctx context.Context, p *pass, n *graph.Node) {
+	ready, expr, err := p.rt.ReadyObject(ctx, n.ID, o.observed.Object)
 	switch {
 	case err != nil:
 		o.err = err
 	case !ready:
 		o.waiting = fmt.Sprintf("resource %q is not ready: readyWhen %q", n.ID, expr)
 	}
-	return o
 }
 
 // syncCollection applies every item of a forEach collection.
@@ -264,13 +269,7 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 			return o
 		}
 		o.observed = live
-		ready, expr, err := p.rt.ReadyObject(ctx, n.ID, live.Object)
-		switch {
-		case err != nil:
-			o.err = err
-		case !ready:
-			o.waiting = fmt.Sprintf("resource %q is not ready: readyWhen %q", n.ID, expr)
-		}
+		o.checkReady(ctx, p, n)
 		return o
 	}
 	raw, _, _ := unstructured.NestedMap(ref.Object, "metadata", "selector")
