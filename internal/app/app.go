@@ -118,7 +118,8 @@ func Setup(mgr manager.Manager, opts Options) error {
 	}
 	return rgd.New(rgd.Options{
 		Client:           mgr.GetClient(),
-		Builder:          graph.NewBuilder(mgr.GetRESTMapper(), graph.WithSchemaResolver(schemas)),
+		Builder: graph.NewBuilder(mgr.GetRESTMapper(),
+			graph.WithSchemaResolver(schemas), graph.WithKroKinds(kroKinds(mgr.GetClient()))),
 		Engine:           eng,
 		Recorder:         mgr.GetEventRecorder("kro-rgd-controller"),
 		AllowCRDDeletion: opts.AllowCRDDeletion,

@@ -212,6 +212,13 @@ func (r *Runtime) ReadyObject(ctx context.Context, id string, obj map[string]any
 	if n.IsCollection() {
 		name = graph.EachVariable
 	}
+	if n.KroInstance && len(n.ReadyWhen) == 0 {
+		// A chained RGD instance is ready when it says so.
+		if state, _, _ := unstructured.NestedString(obj, "status", "state"); state != "ACTIVE" {
+			return false, "status.state == 'ACTIVE'", nil
+		}
+		return true, "", nil
+	}
 	vars := map[string]any{name: r.celView(id, obj)}
 	for _, prg := range n.ReadyWhen {
 		ok, err := prg.EvalBool(ctx, vars)

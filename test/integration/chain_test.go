@@ -136,9 +136,9 @@ spec:
 	}).Should(gomega.Succeed())
 }
 
-// TestChainReadiness pins how a nested instance gates its dependents: without readyWhen a node
-// of another RGD's kind is ready once it exists (SPEC §4), even while that instance is still
-// IN_PROGRESS; with readyWhen on its status.state, dependents wait for it to be ACTIVE.
+// TestChainReadiness pins how a nested instance gates its dependents: readiness flows through
+// chained RGDs, so without readyWhen a node of another RGD's kind is ready when its
+// status.state is ACTIVE; an explicit readyWhen says the same.
 func TestChainReadiness(t *testing.T) {
 	g := gomega.NewWithT(t)
 	ctx := context.Background()
@@ -209,13 +209,14 @@ spec:
 			g.Expect(inner).NotTo(gomega.BeNil())
 			g.Expect(str(inner, "status", "state")).To(gomega.Equal("IN_PROGRESS"), name)
 		}
-		// Not waiting for the loose inner instance to be ACTIVE...
-		g.Expect(get(g, configMapGVK, ns, "out-loose-after")).NotTo(gomega.BeNil())
-		// ...but waiting for the strict one.
+		// Both wait for their inner instance to be ACTIVE: implicitly and by readyWhen.
+		g.Expect(get(g, configMapGVK, ns, "out-loose-after")).To(gomega.BeNil())
 		g.Expect(get(g, configMapGVK, ns, "out-strict-after")).To(gomega.BeNil())
 		outer := get(g, outerGVK, ns, "out")
 		g.Expect(str(outer, "status", "state")).To(gomega.Equal("IN_PROGRESS"))
-		g.Expect(condition(outer, "ResourcesReady")).To(gomega.HaveKeyWithValue("message", gomega.ContainSubstring(`resource "strict" is not ready`)))
+		g.Expect(condition(outer, "ResourcesReady")).To(gomega.HaveKeyWithValue("message", gomega.And(
+			gomega.ContainSubstring(`resource "loose" is not ready: readyWhen "status.state == 'ACTIVE'"`),
+			gomega.ContainSubstring(`resource "strict" is not ready`))))
 	}
 	g.Eventually(waiting).Should(gomega.Succeed())
 	g.Consistently(waiting).Should(gomega.Succeed())
@@ -225,6 +226,7 @@ spec:
 	g.Eventually(func(g gomega.Gomega) {
 		g.Expect(str(get(g, innerGVK, ns, "out-strict"), "status", "state")).To(gomega.Equal("ACTIVE"))
 		g.Expect(get(g, configMapGVK, ns, "out-strict-after")).NotTo(gomega.BeNil())
+		g.Expect(get(g, configMapGVK, ns, "out-loose-after")).NotTo(gomega.BeNil())
 		g.Expect(str(get(g, outerGVK, ns, "out"), "status", "state")).To(gomega.Equal("ACTIVE"))
 	}).Should(gomega.Succeed())
 }
