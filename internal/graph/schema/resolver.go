@@ -29,7 +29,9 @@ func NewDiscoveryResolver(d discovery.DiscoveryInterface) Resolver {
 
 // CacheOptions bound a CachedResolver.
 type CacheOptions struct {
-	// Size is the number of kinds kept. Default 512.
+	// Size is the number of kinds kept. Default 64: schemas are only read while building RGDs,
+	// and a very large CRD schema can take megabytes once decoded (see
+	// BenchmarkCachedResolverManyCRDs).
 	Size int
 	// TTL is how long a schema is trusted without an invalidation. Default 10 minutes.
 	TTL time.Duration
@@ -61,7 +63,7 @@ type entry struct {
 // NewCachedResolver returns a CachedResolver in front of next.
 func NewCachedResolver(next Resolver, opts CacheOptions) *CachedResolver {
 	if opts.Size <= 0 {
-		opts.Size = 512
+		opts.Size = 64
 	}
 	if opts.TTL <= 0 {
 		opts.TTL = 10 * time.Minute
