@@ -117,7 +117,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		return err
 	}
 	return rgd.New(rgd.Options{
-		Client:           mgr.GetClient(),
+		Client: mgr.GetClient(),
 		Builder: graph.NewBuilder(mgr.GetRESTMapper(),
 			graph.WithSchemaResolver(schemas), graph.WithKroKinds(kroKinds(mgr.GetClient()))),
 		Engine:           eng,

@@ -232,17 +232,16 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 	if oldState != st.state {
 		metrics.InstanceStates.WithLabelValues(r.kind(), st.state).Inc()
 	}
-	// DELETING is reported in status only: the deletion itself is the event.
-	if r.opts.Recorder != nil && oldState != st.state && st.state != StateDeleting {
-		eventType, note := corev1.EventTypeNormal, "Instance is "+st.state
-		if st.state == StateError {
-			eventType = corev1.EventTypeWarning
-			if c := conditions.Get(st.conds, ConditionResourcesReady); c != nil {
-				note = c.Message
-			}
+	// Only errors are events: the other states are in status, and an event per instance per
+	// transition would be a write as costly as the status itself.
+	if r.opts.Recorder != nil && oldState != st.state && st.state == StateError {
+		note := "Instance is " + st.state
+		if c := conditions.Get(st.conds, ConditionResourcesReady); c != nil {
+			note = c.Message
 		}
-		r.opts.Recorder.Eventf(inst, nil, eventType, stateReasons[st.state], "Reconcile", "%s", note)
+		r.opts.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, stateReasons[st.state], "Reconcile", "%s", note)
 	}
+
 	return nil
 }
 
