@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -26,6 +27,7 @@ import (
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/conditions"
 	"github.com/kro-run/kro/internal/graph"
+	"github.com/kro-run/kro/internal/graph/crd"
 	"github.com/kro-run/kro/internal/metadata"
 	"github.com/kro-run/kro/internal/metrics"
 )
@@ -98,7 +100,7 @@ func crdToRGD(_ context.Context, o client.Object) []reconcile.Request {
 }
 
 func deletionPredicate() predicate.Predicate {
-	return predicate.Funcs{UpdateFunc: func(e ctrlEvent) bool {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return e.ObjectNew.GetDeletionTimestamp() != nil
 	}}
 }
@@ -261,7 +263,7 @@ func (r *Reconciler) releaseInstances(ctx context.Context, instances []unstructu
 
 func (r *Reconciler) deleteCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, group, kind string) error {
 	live := &apiextensionsv1.CustomResourceDefinition{}
-	name := crdName(group, kind)
+	name := crd.Name(group, kind)
 	if err := r.opts.Client.Get(ctx, client.ObjectKey{Name: name}, live); err != nil {
 		return client.IgnoreNotFound(err)
 	}

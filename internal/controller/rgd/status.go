@@ -4,14 +4,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/conditions"
-	"github.com/kro-run/kro/internal/graph/crd"
 )
-
-type ctrlEvent = event.UpdateEvent
 
 // maxMessageLen bounds condition messages.
 const maxMessageLen = 4096
@@ -52,5 +48,3 @@ func summarize(rgd *v1alpha1.ResourceGraphDefinition) {
 }
 
 func now() metav1.Time { return metav1.NewTime(time.Now().Truncate(time.Second)) }
-
-func crdName(group, kind string) string { return crd.Name(group, kind) }
