@@ -343,6 +343,13 @@ spec:
 		g.Expect(conditionsOf(g)).To(gomega.HaveKeyWithValue("Colored", "True/color is red"))
 		g.Expect(str(get(g, configMapGVK, ns, "c-config"), "data", "color")).To(gomega.Equal("red"))
 	}).Should(gomega.Succeed())
+
+	// Omitted again: the field kro applied before is removed from the object.
+	patchSpec(g, gvk, ns, "c", map[string]any{"color": ""})
+	g.Eventually(func(g gomega.Gomega) {
+		data, _, _ := unstructured.NestedStringMap(get(g, configMapGVK, ns, "c-config").Object, "data")
+		g.Expect(data).To(gomega.Equal(map[string]string{"fixed": "x"}))
+	}).Should(gomega.Succeed())
 }
 
 // TestRGDDeletionReleasesInstances checks that deleting an RGD (without --allow-crd-deletion)

@@ -304,8 +304,9 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 
 // apply server-side applies desired unless the live object already matches it, and returns
 // the live object. An object is known to match when kro applied the same desired state and
-// nobody changed it since (same resourceVersion), or when every desired field has its value
-// in the live object.
+// nobody changed it since (same resourceVersion), or, when the desired state did not change
+// since kro's last apply (or kro does not know it), when every desired field has its value in
+// the live object.
 func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
 	key := keyOf(desired)
 	hash, err := hashObject(desired)
@@ -320,11 +321,17 @@ func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstruct
 		if owner := live.GetLabels()[metadata.ApplySetPartOfLabel]; owner != "" && owner != applySetID {
 			return nil, fmt.Errorf("%w: %s %s is part of %s", errConflict, n.GVK.Kind, objectName(live), owner)
 		}
-		if last, ok := r.applied.Load(key); ok && last.(appliedState) == (appliedState{hash, live.GetResourceVersion()}) {
+		last, known := r.applied.Load(key)
+		switch {
+		case known && last.(appliedState) == (appliedState{hash, live.GetResourceVersion()}):
+			// Applied exactly this, and nobody changed the object since.
 			metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
 			return live, nil
-		}
-		if isSubset(desired.Object, live.Object) {
+		case known && last.(appliedState).hash != hash:
+			// The desired state changed: apply, so fields no longer desired are removed too.
+		case isSubset(desired.Object, live.Object):
+			// Someone else changed the object (or kro restarted) and every field kro wants is
+			// still there.
 			r.applied.Store(key, appliedState{hash, live.GetResourceVersion()})
 			metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
 			return live, nil
