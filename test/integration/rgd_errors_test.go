@@ -96,6 +96,27 @@ func TestRGDRejected(t *testing.T) {
         scopez: Namespaced`,
 			message: []string{`resource "crd": field "spec.scopez": unknown field`},
 		},
+		"TypeMismatchOnCRDDefinedKind": {
+			resources: `
+  - id: widget
+    template:
+      apiVersion: test.kro.run/v1
+      kind: ItWidget
+      metadata: {name: x}
+      spec:
+        size: "${schema.spec.name}"`,
+			message: []string{`resource "widget" field "spec.size": expression "schema.spec.name" returns string, expected integer`},
+		},
+		"UnknownFieldOfCRDDefinedKind": {
+			resources: `
+  - id: widget
+    template:
+      apiVersion: test.kro.run/v1
+      kind: ItWidget
+      metadata: {name: x}
+      spec: {color: red}`,
+			message: []string{`resource "widget": field "spec.color": unknown field`},
+		},
 		"SelfReference": {
 			resources: `
   - id: config
@@ -106,6 +127,7 @@ func TestRGDRejected(t *testing.T) {
 			message: []string{`resource "config" references itself`},
 		},
 	}
+	ensureWidgetCRD(t, gomega.NewWithT(t))
 	i := 0
 	for name, tc := range cases {
 		i++
