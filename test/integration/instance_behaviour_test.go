@@ -236,6 +236,9 @@ spec:
 		g.Expect(str(inst, "status", "state")).To(gomega.Equal("ACTIVE"))
 		g.Expect(str(inst, "status", "namespace")).To(gomega.Equal(target))
 		g.Expect(inst.GetLabels()).To(gomega.HaveKeyWithValue(metadata.ApplySetIDLabel, metadata.ApplySetID("cl", "", "ItCluster", "kro.run")))
+		// The ApplySet records the namespace the ConfigMap was rendered into.
+		g.Expect(inst.GetAnnotations()).To(gomega.HaveKeyWithValue(metadata.ApplySetAdditionalNamespacesAnnotation, target))
+		g.Expect(inst.GetAnnotations()).To(gomega.HaveKeyWithValue(metadata.ApplySetGroupKindsAnnotation, "ConfigMap,Namespace"))
 		for _, child := range []struct {
 			gvk      schema.GroupVersionKind
 			ns, name string

@@ -1,46 +1,67 @@
 package instance
 
 import (
+	"context"
 	"sort"
 	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
 )
 
-// applySetAnnotations are the ApplySet parent annotations of an instance: the tooling, every
-// group-kind the graph can create, and the namespaces other than the instance's. Group-kinds
-// and namespaces recorded before are kept (current is the instance's annotations) until a
-// prune has removed their objects: the inventory must stay a superset of what exists.
-func applySetAnnotations(g *graph.Graph, instanceNamespace string, current map[string]string) map[string]string {
+// applySetAnnotations are the ApplySet parent annotations kro sets before applying anything:
+// the tooling and every group-kind the graph can create, added to those recorded before (the
+// inventory must stay a superset of what exists until a prune removes the rest). The
+// additional namespaces are only known once objects are rendered; see syncInventory.
+func applySetAnnotations(g *graph.Graph, current map[string]string) map[string]string {
 	gks := splitSet(current[metadata.ApplySetGroupKindsAnnotation])
-	namespaces := splitSet(current[metadata.ApplySetAdditionalNamespacesAnnotation])
 	for k := range graphGroupKinds(g) {
 		gks[k] = true
 	}
-	for _, n := range g.Nodes {
-		if n.External != nil {
-			continue
-		}
-		if ns, ok := n.Template["metadata"].(map[string]any)["namespace"].(string); ok && n.Namespaced &&
-			ns != instanceNamespace && !strings.Contains(ns, "${") {
-			namespaces[ns] = true
-		}
-	}
 	return map[string]string{
-		metadata.ApplySetToolingAnnotation:              metadata.Tooling(),
-		metadata.ApplySetGroupKindsAnnotation:           joinSorted(gks),
-		metadata.ApplySetAdditionalNamespacesAnnotation: joinSorted(namespaces),
+		metadata.ApplySetToolingAnnotation:    metadata.Tooling(),
+		metadata.ApplySetGroupKindsAnnotation: joinSorted(gks),
 	}
 }
 
-func joinSorted(set map[string]bool) string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
+// syncInventory keeps the ApplySet annotations exact after a pass: the namespaces of the
+// objects applied (other than the instance's) are added; after a complete pass and prune
+// (exact), group-kinds and namespaces are set to exactly those of the graph and the pass.
+func (r *Reconciler) syncInventory(ctx context.Context, g *graph.Graph, p *pass, exact bool) error {
+	current := p.inst.GetAnnotations()
+	namespaces := map[string]bool{}
+	gks := graphGroupKinds(g)
+	if !exact {
+		namespaces = splitSet(current[metadata.ApplySetAdditionalNamespacesAnnotation])
+		for k := range splitSet(current[metadata.ApplySetGroupKindsAnnotation]) {
+			gks[k] = true
+		}
 	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
+	for key := range p.keep {
+		if key.namespace != "" && key.namespace != p.inst.GetNamespace() {
+			namespaces[key.namespace] = true
+		}
+	}
+	want := map[string]string{
+		metadata.ApplySetGroupKindsAnnotation:           joinSorted(gks),
+		metadata.ApplySetAdditionalNamespacesAnnotation: joinSorted(namespaces),
+	}
+	if current[metadata.ApplySetGroupKindsAnnotation] == want[metadata.ApplySetGroupKindsAnnotation] &&
+		current[metadata.ApplySetAdditionalNamespacesAnnotation] == want[metadata.ApplySetAdditionalNamespacesAnnotation] {
+		return nil
+	}
+	before := p.inst.DeepCopy()
+	annotations := p.inst.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	for k, v := range want {
+		annotations[k] = v
+	}
+	p.inst.SetAnnotations(annotations)
+	return r.opts.Client.Patch(ctx, p.inst, client.MergeFrom(before))
 }
 
 // graphGroupKinds are the group-kinds a graph creates, in the ApplySet annotation format.
@@ -67,4 +88,13 @@ func splitSet(s string) map[string]bool {
 		}
 	}
 	return set
+}
+
+func joinSorted(set map[string]bool) string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }

@@ -86,9 +86,10 @@ func (r *Reconciler) recordInventory(g *graph.Graph, p *pass) {
 // prune deletes the objects of the instance's ApplySet that this pass did not want, except
 // those of nodes still waiting for data (their desired state is unknown).
 func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
+	complete := len(p.notReady) == 0
 	if !r.needsPrune(g, p) {
 		r.recordInventory(g, p)
-		return nil
+		return r.syncInventory(ctx, g, p, complete)
 	}
 	if v, ok := r.inventory.Load(p.inst.GetUID()); ok {
 		// The inventory is known: delete exactly what the last pass had and this one does not.
@@ -96,7 +97,7 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 			return err
 		}
 		r.recordInventory(g, p)
-		return nil
+		return r.syncInventory(ctx, g, p, complete)
 	}
 	gvks, err := r.inventoryKinds(g, p.inst)
 	if err != nil {
@@ -120,28 +121,8 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 			return fmt.Errorf("pruning %s: %w", gvk.Kind, err)
 		}
 	}
-	if len(p.notReady) > 0 {
-		r.recordInventory(g, p)
-		return nil
-	}
-	// Everything outside the graph's kinds is gone: shrink the inventory to them.
-	if err := r.shrinkInventory(ctx, g, p.inst); err != nil {
-		return err
-	}
 	r.recordInventory(g, p)
-	return nil
-}
-
-func (r *Reconciler) shrinkInventory(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured) error {
-	want := joinSorted(graphGroupKinds(g))
-	if inst.GetAnnotations()[metadata.ApplySetGroupKindsAnnotation] == want {
-		return nil
-	}
-	before := inst.DeepCopy()
-	annotations := inst.GetAnnotations()
-	annotations[metadata.ApplySetGroupKindsAnnotation] = want
-	inst.SetAnnotations(annotations)
-	return r.opts.Client.Patch(ctx, inst, client.MergeFrom(before))
+	return r.syncInventory(ctx, g, p, complete)
 }
 
 // inventoryKinds are the kinds the instance may have objects of: those of the graph and those

@@ -172,7 +172,7 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	for k, v := range applySetAnnotations(g, inst.GetNamespace(), annotations) {
+	for k, v := range applySetAnnotations(g, annotations) {
 		if annotations[k] != v {
 			annotations[k] = v
 			changed = true
