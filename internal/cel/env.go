@@ -2,6 +2,8 @@ package cel
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/ast"
@@ -124,5 +126,5 @@ func references(a *ast.AST, env *cel.Env) []string {
 		}
 	})
 	ast.PreOrderVisit(ast.NavigateAST(a), visitor)
-	return sortedKeys(seen)
+	return append([]string{}, slices.Sorted(maps.Keys(seen))...)
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
-	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/interpreter"
 )
 
@@ -62,21 +60,4 @@ func isPending(err error) bool {
 		strings.Contains(msg, "no such attribute") ||
 		strings.Contains(msg, "index out of bounds") ||
 		strings.Contains(msg, "out of range in list size")
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// typeName is a readable name of a CEL type for messages.
-func typeName(t *cel.Type) string {
-	if t == nil {
-		return "unknown"
-	}
-	return t.String()
 }

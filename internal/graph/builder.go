@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -428,17 +427,4 @@ func (l *errorList) err() error {
 		return errors.Join(append(l.errs, fmt.Errorf("and %d more errors", l.dropped))...)
 	}
 	return errors.Join(l.errs...)
-}
-
-func sortedUnique(in []string) []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -120,7 +121,7 @@ func (tc *typeContext) compileNode(n *Node) error {
 	for _, it := range n.ForEach {
 		iterators[it.Name] = true
 	}
-	for _, d := range sortedUnique(deps) {
+	for _, d := range slices.Compact(slices.Sorted(slices.Values(deps))) {
 		switch {
 		case d == SchemaVariable || iterators[d]:
 		case d == n.ID:

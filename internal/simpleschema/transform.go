@@ -2,6 +2,8 @@ package simpleschema
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,7 +60,7 @@ func newBuilder(types map[string]interface{}) (*builder, error) {
 		types: make(map[string]*apiextensionsv1.JSONSchemaProps, len(types)),
 		sizes: make(map[string]int, len(types)),
 	}
-	names := sortedKeys(types)
+	names := slices.Sorted(maps.Keys(types))
 	deps := make(map[string][]string, len(names))
 	for _, name := range names {
 		path := typesPath + "." + name
@@ -101,7 +103,7 @@ func (b *builder) buildObject(path string, fields map[string]interface{}) (*apie
 		return nil, fmt.Errorf("field %q: %w", path, err)
 	}
 	schema := &apiextensionsv1.JSONSchemaProps{Type: "object"}
-	names := sortedKeys(fields)
+	names := slices.Sorted(maps.Keys(fields))
 	if len(names) > 0 {
 		schema.Properties = make(map[string]apiextensionsv1.JSONSchemaProps, len(names))
 	}
@@ -224,7 +226,7 @@ func typeDeps(def interface{}, types map[string]interface{}) []string {
 	walk = func(v interface{}) {
 		switch v := v.(type) {
 		case map[string]interface{}:
-			for _, k := range sortedKeys(v) {
+			for _, k := range slices.Sorted(maps.Keys(v)) {
 				walk(v[k])
 			}
 		case string:
@@ -295,13 +297,4 @@ func unsupportedValue(v interface{}) string {
 		return "missing definition: expected a type string or a nested map"
 	}
 	return fmt.Sprintf("unsupported value of type %T: expected a type string or a nested map", v)
-}
-
-func sortedKeys(m map[string]interface{}) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

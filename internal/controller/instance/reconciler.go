@@ -2,10 +2,8 @@ package instance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,7 +205,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 		return err
 	}
 	oldState, _, _ := unstructured.NestedString(inst.Object, "status", "state")
-	hash, err := hashStatus(desired)
+	hash, err := hashJSON(desired)
 	if err != nil {
 		return err
 	}
@@ -263,14 +261,4 @@ func (r *Reconciler) customConditions(ctx context.Context, st *status, res resul
 type writtenStatus struct {
 	hash  uint64
 	state string
-}
-
-func hashStatus(status map[string]any) (uint64, error) {
-	raw, err := json.Marshal(status)
-	if err != nil {
-		return 0, err
-	}
-	h := fnv.New64a()
-	_, _ = h.Write(raw)
-	return h.Sum64(), nil
 }

@@ -309,7 +309,7 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 // the live object.
 func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
 	key := keyOf(desired)
-	hash, err := hashObject(desired)
+	hash, err := hashJSON(desired.Object)
 	if err != nil {
 		return nil, err
 	}
@@ -359,8 +359,9 @@ type appliedState struct {
 	resourceVersion string
 }
 
-func hashObject(u *unstructured.Unstructured) (uint64, error) {
-	raw, err := json.Marshal(u.Object)
+// hashJSON fingerprints a JSON value (map keys are marshalled in order).
+func hashJSON(v any) (uint64, error) {
+	raw, err := json.Marshal(v)
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,8 @@ package crd
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -176,7 +178,7 @@ func (d *schemaDiff) compareValidations(path string, o, n *apiextensionsv1.JSONS
 // both schemas have. A field that becomes required with a default is safe: the API server
 // defaults stored objects when it reads them.
 func (d *schemaDiff) compareProperties(path string, o, n *apiextensionsv1.JSONSchemaProps) {
-	for _, name := range sortedKeys(o.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(o.Properties)) {
 		child := childPath(path, name)
 		op := o.Properties[name]
 		np, ok := n.Properties[name]
@@ -253,12 +255,3 @@ func childPath(path, name string) string {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-func sortedKeys(m map[string]apiextensionsv1.JSONSchemaProps) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

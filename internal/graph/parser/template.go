@@ -2,6 +2,7 @@ package parser
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -58,13 +59,13 @@ func (w *walker) walk(v interface{}) error {
 	case string:
 		return w.visitString(v)
 	case map[string]interface{}:
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			if err := w.child(PathElem{Key: k}, v[k]); err != nil {
 				return err
 			}
 		}
 	case map[string]string:
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			if err := w.child(PathElem{Key: k}, v[k]); err != nil {
 				return err
 			}
@@ -110,13 +111,4 @@ func (w *walker) visitString(s string) error {
 		Standalone: len(segs) == 1 && segs[0].IsExpr(),
 	})
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -1,6 +1,9 @@
 package schema
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/google/cel-go/common/types"
 	apiservercel "k8s.io/apiserver/pkg/cel"
 )
@@ -21,7 +24,7 @@ func BytesPaths(t *apiservercel.DeclType) [][]string {
 		case t.IsList(), t.IsMap():
 			walk(t.ElemType, append(path, AnyElem), depth+1)
 		case t.IsObject():
-			for _, name := range fieldNames(t) {
+			for _, name := range slices.Sorted(maps.Keys(t.Fields)) {
 				walk(t.Fields[name].Type, append(path, name), depth+1)
 			}
 		case t.CelType().Kind() == types.BytesKind:

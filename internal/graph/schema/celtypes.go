@@ -3,7 +3,8 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiservercel "k8s.io/apiserver/pkg/cel"
@@ -62,7 +63,7 @@ func declType(s *spec.Schema, path string, depth int) *apiservercel.DeclType {
 		for _, r := range s.Required {
 			required[r] = true
 		}
-		for _, k := range sortedKeys(s.Properties) {
+		for _, k := range slices.Sorted(maps.Keys(s.Properties)) {
 			prop := s.Properties[k]
 			fields[k] = apiservercel.NewDeclField(k, declType(&prop, path+"."+k, depth+1), required[k], nil, nil)
 		}
@@ -89,15 +90,6 @@ func isIntOrString(s *spec.Schema) bool {
 func preservesUnknown(s *spec.Schema) bool {
 	v, _ := s.Extensions.GetBool("x-kubernetes-preserve-unknown-fields")
 	return v
-}
-
-func sortedKeys(m map[string]spec.Schema) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // FromCRD converts a CRD's JSONSchemaProps into a spec.Schema, adding apiVersion, kind and

@@ -2,7 +2,8 @@ package schema
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -111,7 +112,7 @@ func assignToMap(out *cel.Type, want *apiservercel.DeclType, lookup TypeLookup, 
 		if !ok {
 			return nil
 		}
-		for _, name := range fieldNames(src) {
+		for _, name := range slices.Sorted(maps.Keys(src.Fields)) {
 			if err := Assignable(src.Fields[name].Type.CelType(), want.ElemType, lookup); err != nil {
 				return fmt.Errorf("field %q: %w", name, err)
 			}
@@ -131,7 +132,7 @@ func assignToObject(out *cel.Type, want *apiservercel.DeclType, lookup TypeLooku
 		if !ok {
 			return nil
 		}
-		for _, name := range fieldNames(src) {
+		for _, name := range slices.Sorted(maps.Keys(src.Fields)) {
 			target, ok := want.Fields[name]
 			if !ok {
 				return fmt.Errorf("returns an object with field %q, which %s does not have", name, describe(want))
@@ -185,7 +186,7 @@ func CheckLiteral(v any, t *apiservercel.DeclType, path []parser.PathElem) error
 		if !t.IsMap() && !t.IsObject() {
 			return at(fmt.Errorf("value is an object, expected %s", describe(t)))
 		}
-		for _, k := range sortedAnyKeys(val) {
+		for _, k := range slices.Sorted(maps.Keys(val)) {
 			elem := t.ElemType
 			if t.IsObject() {
 				f, ok := t.Fields[k]
@@ -225,22 +226,4 @@ func describe(t *apiservercel.DeclType) string {
 		return "boolean"
 	}
 	return t.CelType().String()
-}
-
-func fieldNames(t *apiservercel.DeclType) []string {
-	names := make([]string, 0, len(t.Fields))
-	for k := range t.Fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func sortedAnyKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
