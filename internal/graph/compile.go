@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/google/cel-go/cel"
@@ -103,7 +104,7 @@ func compileStatus(env *cel.Env, s *v1alpha1.Schema, limits krocel.Limits) ([]*F
 		}
 		fields = append(fields, f)
 	}
-	props, err := statusSchema(status, "", fieldTypes)
+	props, err := statusSchema(status, nil, fieldTypes)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -151,7 +152,7 @@ func compileConditions(env *cel.Env, raw any, limits krocel.Limits) ([]*krocel.P
 
 // statusSchema builds the schema of a status map: templated strings typed by their
 // expressions, literal values by their JSON type.
-func statusSchema(m map[string]any, prefix string, fieldTypes map[string]*cel.Type) (map[string]apiextensionsv1.JSONSchemaProps, error) {
+func statusSchema(m map[string]any, prefix []parser.PathElem, fieldTypes map[string]*cel.Type) (map[string]apiextensionsv1.JSONSchemaProps, error) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -159,10 +160,11 @@ func statusSchema(m map[string]any, prefix string, fieldTypes map[string]*cel.Ty
 	sort.Strings(keys)
 	out := map[string]apiextensionsv1.JSONSchemaProps{}
 	for _, k := range keys {
-		path := parser.FormatPath(append(mustParse(prefix), parser.PathElem{Key: k}))
+		elems := append(slices.Clip(prefix), parser.PathElem{Key: k})
+		path := parser.FormatPath(elems)
 		switch v := m[k].(type) {
 		case map[string]any:
-			props, err := statusSchema(v, path, fieldTypes)
+			props, err := statusSchema(v, elems, fieldTypes)
 			if err != nil {
 				return nil, err
 			}
@@ -178,11 +180,6 @@ func statusSchema(m map[string]any, prefix string, fieldTypes map[string]*cel.Ty
 		}
 	}
 	return out, nil
-}
-
-func mustParse(path string) []parser.PathElem {
-	elems, _ := parser.ParsePath(path)
-	return elems
 }
 
 // SchemaForCELType maps a CEL type to the OpenAPI schema of its JSON value: scalars exactly,
