@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -67,6 +68,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		LeaderElectionID:        "kro.run",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		GracefulShutdownTimeout: &opts.GracefulShutdownTimeout,
+		Controller:              config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
 		// Children and instances are unstructured; reading them from the cache is what keeps
 		// steady state free of API reads.
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
@@ -108,6 +110,8 @@ func Setup(mgr manager.Manager, opts Options) error {
 		NewReconciler: func(g *graph.Graph) engine.InstanceReconciler {
 			return instance.New(g, instance.Options{
 				Client:            mgr.GetClient(),
+				Cache:             mgr.GetCache(),
+				APIReader:         mgr.GetAPIReader(),
 				Recorder:          mgr.GetEventRecorder("kro-instance-controller"),
 				MaxCollectionSize: opts.MaxCollectionSize,
 			})

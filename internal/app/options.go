@@ -33,6 +33,9 @@ type Options struct {
 	MaxCollectionSize int
 	// GracefulShutdownTimeout bounds shutdown. Default 30s.
 	GracefulShutdownTimeout time.Duration
+	// SkipControllerNameValidation lets one process build the manager more than once (tests
+	// that restart kro). Not a flag. Default false.
+	SkipControllerNameValidation bool
 }
 
 // DefaultOptions returns the defaults.

@@ -291,11 +291,22 @@ func (e *Engine) resyncAll(kc *kindController, gvk schema.GroupVersionKind) {
 	}
 }
 
-// statusOnlyChange reports an instance update that only touched status (our own writes).
+// statusOnlyChange reports an instance update that only touched status (our own writes). The
+// spec is compared too: new defaults of a changed CRD schema change it without a new
+// generation.
 func statusOnlyChange(oldObj, newObj client.Object) bool {
 	return oldObj.GetGeneration() == newObj.GetGeneration() &&
+		reflect.DeepEqual(specOf(oldObj), specOf(newObj)) &&
 		reflect.DeepEqual(oldObj.GetLabels(), newObj.GetLabels()) &&
 		reflect.DeepEqual(oldObj.GetAnnotations(), newObj.GetAnnotations()) &&
 		reflect.DeepEqual(oldObj.GetFinalizers(), newObj.GetFinalizers()) &&
 		oldObj.GetDeletionTimestamp().Equal(newObj.GetDeletionTimestamp())
+}
+
+// specOf is the spec of an unstructured instance; nil for other objects.
+func specOf(obj client.Object) any {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u.Object["spec"]
+	}
+	return nil
 }

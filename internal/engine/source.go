@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -52,7 +53,10 @@ func (s *informerSource) Start(ctx context.Context, q workqueue.TypedRateLimitin
 		UpdateFunc: func(oldObj, newObj any) {
 			o, okOld := oldObj.(client.Object)
 			n, okNew := newObj.(client.Object)
-			if okOld && okNew && (o.GetResourceVersion() == n.GetResourceVersion() ||
+			// A relist (after a CRD schema change, say) redelivers objects with their old
+			// resourceVersion but possibly new content (new defaults): only an update that
+			// changes nothing is dropped.
+			if okOld && okNew && (o.GetResourceVersion() == n.GetResourceVersion() && equality.Semantic.DeepEqual(o, n) ||
 				s.skipUpdate != nil && s.skipUpdate(o, n)) {
 				return
 			}

@@ -43,6 +43,10 @@ const (
 	ReconcileAnnotation = "kro.run/reconcile"
 	ReconcileSuspended  = "suspended"
 
+	// DesiredHashAnnotation on a child is a hash of the desired state kro last applied to it,
+	// so that an unchanged desired state needs no apply, also after a restart.
+	DesiredHashAnnotation = "internal.kro.run/desired-hash"
+
 	// AllowBreakingChangesAnnotation on an RGD lets a breaking CRD schema change through.
 	AllowBreakingChangesAnnotation = "kro.run/allow-breaking-changes"
 )

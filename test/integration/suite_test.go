@@ -28,6 +28,52 @@ var env struct {
 	client client.Client
 	// requests counts the API requests of the kro manager (not of the tests' client).
 	requests requestCounter
+	// kro is the running kro manager; stopKro and startKro restart it.
+	kro struct {
+		cancel context.CancelFunc
+		done   chan error
+	}
+	log logr.Logger
+}
+
+// startKro starts a new kro manager (as a restarted process would: empty caches, nothing
+// remembered).
+func startKro() error {
+	opts := app.DefaultOptions()
+	opts.MetricsAddr = "0"
+	opts.ProbeAddr = "0"
+	opts.SkipControllerNameValidation = true
+	mgrCfg := rest.CopyConfig(env.cfg)
+	mgrCfg.Wrap(env.requests.wrap)
+	mgr, err := app.NewManager(mgrCfg, opts)
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), env.log))
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	env.kro.cancel, env.kro.done = cancel, done
+	return nil
+}
+
+// stopKro stops the running kro manager and waits until it has stopped.
+func stopKro() {
+	env.kro.cancel()
+	select {
+	case <-env.kro.done:
+	case <-time.After(30 * time.Second):
+	}
+}
+
+// restartKro stops kro, runs while (the cluster changes while kro is down), and starts kro
+// again.
+func restartKro(t *testing.T, while func()) {
+	t.Helper()
+	stopKro()
+	while()
+	if err := startKro(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // requestCounter counts API requests: writes (POST, PUT, PATCH, DELETE) and reads (GET
@@ -104,29 +150,14 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = te.Stop() }()
 
-	opts := app.DefaultOptions()
-	opts.MetricsAddr = "0"
-	opts.ProbeAddr = "0"
-	mgrCfg := rest.CopyConfig(cfg)
-	mgrCfg.Wrap(env.requests.wrap)
-	mgr, err := app.NewManager(mgrCfg, opts)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "creating manager: %v\n", err)
+	env.cfg, env.log = cfg, log
+	if err := startKro(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), log))
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-		}
-	}()
+	defer stopKro()
 
 	scheme, _ := app.Scheme()
-	env.cfg = cfg
 	if env.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintf(os.Stderr, "creating client: %v\n", err)
 		return 1

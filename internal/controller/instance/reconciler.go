@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -46,6 +47,11 @@ type Options struct {
 	// Client reads through the manager's cache (unstructured objects included) and writes to
 	// the API server. Required.
 	Client client.Client
+	// Cache is the informer cache behind Client; the objects an instance owns are read from
+	// it through an index. Required.
+	Cache cache.Cache
+	// APIReader reads from the API server directly, where the cache may be behind. Required.
+	APIReader client.Reader
 	// Recorder emits events on instances. Default: none.
 	Recorder events.EventRecorder
 	// ReconcileTimeout bounds one reconcile. Default 2 minutes.
@@ -58,16 +64,19 @@ type Options struct {
 type Reconciler struct {
 	opts  Options
 	graph atomic.Pointer[graph.Graph]
-	// inventory maps an instance UID to the inventory it had after its last complete pass,
-	// so that pruning and deletion need no list while it is known.
-	inventory sync.Map
+	// graphChanged is when SetGraph last gave a new graph: instances cached before then may
+	// lack the defaults of the CRD's new schema.
+	graphChanged atomic.Pointer[time.Time]
+	// reread maps an instance UID to the graph generation it was last read from the API
+	// server for, so each instance is re-read once per graph change.
+	reread sync.Map
 	// lastStatus maps an instance UID to the status kro last wrote, so a reconcile that reads
 	// a cache not yet updated with that write does not write it again.
 	lastStatus sync.Map
 	// externals routes changes of externalRef objects to the instances reading them.
 	externals externalIndex
-	// applied maps an objectKey to the appliedState kro last applied to it.
-	applied sync.Map
+	// taken holds the objects kro created or adopted that the cache does not show yet.
+	taken takenObjects
 }
 
 // ExternalRequests lists the instances that read obj through an externalRef.
@@ -95,7 +104,33 @@ func (r *Reconciler) kind() string {
 }
 
 // SetGraph makes later reconciles use g.
-func (r *Reconciler) SetGraph(g *graph.Graph) { r.graph.Store(g) }
+func (r *Reconciler) SetGraph(g *graph.Graph) {
+	if old := r.graph.Swap(g); old.Generation != g.Generation || old.RGDUID != g.RGDUID {
+		now := time.Now()
+		r.graphChanged.Store(&now)
+	}
+}
+
+// freshInstance returns the instance as the API server serves it now when the cached copy may
+// predate the current graph's CRD: the API server then applies the defaults of the new schema
+// (a relist after a CRD change carries the same resourceVersions, so the cache may keep the
+// old copy). Each instance is read once per graph change; in steady state this costs nothing.
+func (r *Reconciler) freshInstance(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	changed := r.graphChanged.Load()
+	if changed == nil || inst.GetCreationTimestamp().After(changed.Add(time.Second)) {
+		return inst, nil
+	}
+	if gen, ok := r.reread.Load(inst.GetUID()); ok && gen.(int64) == g.Generation {
+		return inst, nil
+	}
+	fresh := &unstructured.Unstructured{}
+	fresh.SetGroupVersionKind(g.Instance.GVK)
+	if err := r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), fresh); err != nil {
+		return nil, err
+	}
+	r.reread.Store(inst.GetUID(), g.Generation)
+	return fresh, nil
+}
 
 // Reconcile brings one instance's resources to the desired state.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -109,19 +144,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.opts.Client.Get(ctx, req.NamespacedName, inst); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	inst, err := r.freshInstance(ctx, g, inst)
+	if err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
 	gvk := g.Instance.GVK
 	id := metadata.ApplySetID(inst.GetName(), inst.GetNamespace(), gvk.Kind, gvk.Group)
 
 	if inst.GetDeletionTimestamp() != nil {
 		return r.reconcileDelete(ctx, g, inst, id)
 	}
-	created, err := r.ensureMetadata(ctx, g, inst, id)
-	if err != nil {
+	if err := r.ensureMetadata(ctx, g, inst, id); err != nil {
 		return ctrl.Result{}, fmt.Errorf("instance metadata: %w", err)
-	}
-	if created {
-		// kro has just taken the instance: nothing of its ApplySet can exist yet.
-		r.inventory.Store(inst.GetUID(), knownInventory{generation: g.Generation, objects: map[objectKey]string{}})
 	}
 
 	st := newStatus(inst)
@@ -144,16 +178,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if res.err != nil && !res.permanent {
-		log.Error(res.err, "Reconcile failed")
+		// Retried with capped exponential backoff (the controller's rate limiter) until the
+		// cluster lets it through; the status shows the error meanwhile.
 		return ctrl.Result{}, res.err
 	}
 	return ctrl.Result{}, nil
 }
 
 // ensureMetadata puts the finalizer and kro's labels and ApplySet annotations on the instance
-// before any child is applied, so the inventory is recorded first. It reports whether the
-// finalizer was added, that is whether kro sees the instance for the first time.
-func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) (bool, error) {
+// before any child is applied, so the kinds of the ApplySet are recorded first.
+func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) error {
 	before := inst.DeepCopy()
 	changed := false
 	labels := inst.GetLabels()
@@ -176,17 +210,16 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 			changed = true
 		}
 	}
-	created := !hasFinalizer(inst)
-	if created {
+	if !hasFinalizer(inst) {
 		inst.SetFinalizers(append(inst.GetFinalizers(), metadata.Finalizer))
 		changed = true
 	}
 	if !changed {
-		return false, nil
+		return nil
 	}
 	inst.SetLabels(labels)
 	inst.SetAnnotations(annotations)
-	return created, r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	return r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 
 func hasFinalizer(obj client.Object) bool {

@@ -123,7 +123,7 @@ func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructure
 			}
 			switch {
 			case o.err != nil:
-				res.fail(o.err, errors.Is(o.err, errConflict) || !isTransient(o.err))
+				res.fail(o.err, !isClusterError(o.err))
 				return res
 			case o.skipped:
 				p.skipped[id] = true
@@ -146,7 +146,7 @@ func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructure
 		return res
 	}
 	if err := r.prune(ctx, g, p); err != nil {
-		res.fail(fmt.Errorf("pruning: %w", err), false)
+		res.fail(fmt.Errorf("pruning: %w", err), !isClusterError(err))
 	}
 	return res
 }
@@ -265,7 +265,7 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 			o.waiting = fmt.Sprintf("resource %q is waiting for external %s %s", n.ID, n.GVK.Kind, objectName(ref))
 			return o
 		case err != nil:
-			o.err = fmt.Errorf("resource %q: reading external %s: %w", n.ID, n.GVK.Kind, err)
+			o.err = clusterError(fmt.Errorf("resource %q: reading external %s: %w", n.ID, n.GVK.Kind, err))
 			return o
 		}
 		o.observed = live
@@ -291,7 +291,7 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 		opts = append(opts, client.InNamespace(ns))
 	}
 	if err := r.opts.Client.List(ctx, list, opts...); err != nil {
-		o.err = fmt.Errorf("resource %q: listing external %s: %w", n.ID, n.GVK.Kind, err)
+		o.err = clusterError(fmt.Errorf("resource %q: listing external %s: %w", n.ID, n.GVK.Kind, err))
 		return o
 	}
 	o.list = make([]*unstructured.Unstructured, len(list.Items))
@@ -302,62 +302,80 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 	return o
 }
 
-// apply server-side applies desired unless the live object already matches it, and returns
-// the live object. An object is known to match when kro applied the same desired state and
-// nobody changed it since (same resourceVersion), or, when the desired state did not change
-// since kro's last apply (or kro does not know it), when every desired field has its value in
-// the live object.
+// apply makes the live object match desired and returns it.
+//
+// kro records a hash of the desired state it applied on the object itself, so an unchanged
+// desired state whose fields are all still on the live object costs no request, also after a
+// restart; a changed one is applied, which removes the fields no longer desired.
+//
+// Who owns the object is decided on the live object: an object of another ApplySet is a
+// conflict and is never written. Taking an object that is not ours yet (creating it, or
+// adopting one that belongs to no ApplySet) is guarded by a resourceVersion precondition, so
+// that of two instances racing for one name exactly one wins; the other reads the object
+// again and reports the conflict.
 func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
-	key := keyOf(desired)
 	hash, err := hashJSON(desired.Object)
 	if err != nil {
 		return nil, err
 	}
+	annotations := desired.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[metadata.DesiredHashAnnotation] = strconv.FormatUint(hash, 36)
+	desired.SetAnnotations(annotations)
+
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(n.GVK)
 	err = r.opts.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
-	switch {
-	case err == nil:
-		if owner := live.GetLabels()[metadata.ApplySetPartOfLabel]; owner != "" && owner != applySetID {
-			return nil, fmt.Errorf("%w: %s %s is part of %s", errConflict, n.GVK.Kind, objectName(live), owner)
-		}
-		last, known := r.applied.Load(key)
+	for attempt := 0; ; attempt++ {
+		var guard string
 		switch {
-		case known && last.(appliedState) == (appliedState{hash, live.GetResourceVersion()}):
-			// Applied exactly this, and nobody changed the object since.
-			metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
-			return live, nil
-		case known && last.(appliedState).hash != hash:
-			// The desired state changed: apply, so fields no longer desired are removed too.
-		case isSubset(desired.Object, live.Object):
-			// Someone else changed the object (or kro restarted) and every field kro wants is
-			// still there.
-			r.applied.Store(key, appliedState{hash, live.GetResourceVersion()})
-			metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
-			return live, nil
+		case apierrors.IsNotFound(err):
+			guard = createGuard
+		case err != nil:
+			return nil, clusterError(err)
+		default:
+			switch owner := live.GetLabels()[metadata.ApplySetPartOfLabel]; owner {
+			case applySetID:
+				if live.GetAnnotations()[metadata.DesiredHashAnnotation] == annotations[metadata.DesiredHashAnnotation] &&
+					isSubset(desired.Object, live.Object) {
+					metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
+					return live, nil
+				}
+			case "":
+				guard = live.GetResourceVersion()
+			default:
+				return nil, clusterError(fmt.Errorf("%w: %s %s is part of %s", errConflict, n.GVK.Kind, objectName(live), owner))
+			}
 		}
-	case !apierrors.IsNotFound(err):
-		return nil, err
-	}
-	ctrl.LoggerFrom(ctx).V(1).Info("Applying resource", "node", n.ID, "kind", n.GVK.Kind, "name", desired.GetName(), "namespace", desired.GetNamespace())
-	err = r.opts.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired),
-		client.ForceOwnership, client.FieldOwner(metadata.FieldManager))
-	if err != nil {
-		r.applied.Delete(key)
+		applied := desired.DeepCopy()
+		applied.SetResourceVersion(guard)
+		ctrl.LoggerFrom(ctx).V(1).Info("Applying resource", "node", n.ID, "kind", n.GVK.Kind, "name", desired.GetName(), "namespace", desired.GetNamespace())
+		err = r.opts.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
+			client.ForceOwnership, client.FieldOwner(metadata.FieldManager))
+		if err == nil {
+			metrics.Applies.WithLabelValues(r.kind(), "success").Inc()
+			if guard != "" {
+				r.taken.add(applySetID, keyOf(applied), n.GVK)
+			}
+			return applied, nil
+		}
 		metrics.Applies.WithLabelValues(r.kind(), "error").Inc()
-		return nil, fmt.Errorf("applying %s %s: %w", n.GVK.Kind, objectName(desired), err)
+		if guard == "" || !apierrors.IsConflict(err) || attempt > 0 {
+			return nil, clusterError(fmt.Errorf("applying %s %s: %w", n.GVK.Kind, objectName(desired), err))
+		}
+		// Someone wrote the object since the cache saw it: decide again on the object as it
+		// is now.
+		live = &unstructured.Unstructured{}
+		live.SetGroupVersionKind(n.GVK)
+		err = r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	}
-	metrics.Applies.WithLabelValues(r.kind(), "success").Inc()
-	r.applied.Store(key, appliedState{hash, desired.GetResourceVersion()})
-	return desired, nil
 }
 
-// appliedState remembers what kro last applied to an object and the resourceVersion the
-// object had right after.
-type appliedState struct {
-	hash            uint64
-	resourceVersion string
-}
+// createGuard is the resourceVersion precondition of an apply that may only create: no
+// existing object has it, so the apply fails with a conflict if the object exists.
+const createGuard = "1"
 
 // hashJSON fingerprints a JSON value (map keys are marshalled in order).
 func hashJSON(v any) (uint64, error) {
@@ -370,11 +388,26 @@ func hashJSON(v any) (uint64, error) {
 	return h.Sum64(), nil
 }
 
-// isTransient reports API errors worth retrying with backoff.
-func isTransient(err error) bool {
-	return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
-		apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) ||
-		errors.Is(err, context.DeadlineExceeded)
+// clusterFailure marks an error of the cluster (an API request that failed, an object of
+// another ApplySet) rather than of the graph's expressions: a change in the cluster can fix
+// it, so the reconcile is retried with backoff.
+type clusterFailure struct{ err error }
+
+func (e *clusterFailure) Error() string { return e.err.Error() }
+func (e *clusterFailure) Unwrap() error { return e.err }
+
+// clusterError marks err as a cluster failure; nil stays nil.
+func clusterError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &clusterFailure{err: err}
+}
+
+// isClusterError reports whether err, or an error it wraps, is a cluster failure.
+func isClusterError(err error) bool {
+	var cf *clusterFailure
+	return errors.As(err, &cf)
 }
 
 func objectName(u *unstructured.Unstructured) string {

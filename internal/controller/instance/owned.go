@@ -1,0 +1,209 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kro-run/kro/internal/graph"
+	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
+)
+
+// What an instance owns is found one way: the objects of its kinds whose ApplySet part-of
+// label is the instance's ApplySet id, read from the informer caches through an index. No
+// in-memory record can hide an object, whatever happened before (a partial first pass, a
+// restart, the RGD deleted and created again).
+
+// partOfIndex is the cache index of objects by their ApplySet part-of label.
+const partOfIndex = "kro.run/applyset-part-of"
+
+// indexedInformer is the part of a shared informer that tells which indexes it has.
+type indexedInformer interface {
+	GetIndexer() toolscache.Indexer
+}
+
+// ensurePartOfIndex adds the part-of index to the informer of gvk (starting the informer if
+// needed). It is idempotent and safe to call concurrently: the informer itself records its
+// indexes, so nothing here has to be forgotten when an informer is removed and made again.
+func ensurePartOfIndex(ctx context.Context, c cache.Cache, gvk schema.GroupVersionKind) error {
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return err
+	}
+	name := "field:" + partOfIndex
+	if ii, ok := inf.(indexedInformer); ok {
+		if _, exists := ii.GetIndexer().GetIndexers()[name]; exists {
+			return nil
+		}
+	}
+	err = c.IndexField(ctx, obj, partOfIndex, func(o client.Object) []string {
+		if v := o.GetLabels()[metadata.ApplySetPartOfLabel]; v != "" {
+			return []string{v}
+		}
+		return nil
+	})
+	if err != nil {
+		// Another reconcile added it between the check and here.
+		if ii, ok := inf.(indexedInformer); ok {
+			if _, exists := ii.GetIndexer().GetIndexers()[name]; exists {
+				return nil
+			}
+		}
+		return fmt.Errorf("indexing %s: %w", gvk.Kind, err)
+	}
+	return nil
+}
+
+// ownedKinds are the kinds the instance may have objects of: those the graph creates and
+// those recorded in the instance's ApplySet group-kinds annotation (written before anything
+// is applied, so it names every kind an earlier graph created).
+func (r *Reconciler) ownedKinds(g *graph.Graph, inst *unstructured.Unstructured) []schema.GroupVersionKind {
+	seen := map[schema.GroupKind]bool{}
+	var out []schema.GroupVersionKind
+	for _, n := range g.Nodes {
+		if n.External == nil && !seen[n.GVK.GroupKind()] {
+			seen[n.GVK.GroupKind()] = true
+			out = append(out, n.GVK)
+		}
+	}
+	for _, s := range strings.Split(inst.GetAnnotations()[metadata.ApplySetGroupKindsAnnotation], ",") {
+		if s == "" {
+			continue
+		}
+		gk := schema.ParseGroupKind(s)
+		if seen[gk] {
+			continue
+		}
+		seen[gk] = true
+		mapping, err := r.opts.Client.RESTMapper().RESTMapping(gk)
+		if err != nil {
+			// The kind is gone from the cluster, and with it every object of it.
+			continue
+		}
+		out = append(out, mapping.GroupVersionKind)
+	}
+	return out
+}
+
+// listOwned returns the objects of the instance's ApplySet, of every kind it may own. Objects
+// kro has just taken (see takenObjects) that the cache does not show yet are read from the API
+// server, except those in wanted, which the caller keeps anyway.
+func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, setID string, wanted map[objectKey]string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	seen := map[objectKey]bool{}
+	for _, gvk := range r.ownedKinds(g, inst) {
+		if err := ensurePartOfIndex(ctx, r.opts.Cache, gvk); err != nil {
+			return nil, clusterError(err)
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := r.opts.Client.List(ctx, list, client.MatchingFields{partOfIndex: setID}); err != nil {
+			return nil, clusterError(fmt.Errorf("listing %s: %w", gvk.Kind, err))
+		}
+		for i := range list.Items {
+			out = append(out, &list.Items[i])
+			seen[keyOf(&list.Items[i])] = true
+		}
+	}
+	for key, gvk := range r.taken.unconfirmed(setID) {
+		if seen[key] {
+			r.taken.forget(setID, key)
+			continue
+		}
+		if _, ok := wanted[key]; ok {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(gvk)
+		err := r.opts.APIReader.Get(ctx, client.ObjectKey{Namespace: key.namespace, Name: key.name}, live)
+		switch {
+		case apierrors.IsNotFound(err):
+			r.taken.forget(setID, key)
+		case err != nil:
+			return nil, clusterError(fmt.Errorf("reading %s %s: %w", key.kind, key.name, err))
+		case live.GetLabels()[metadata.ApplySetPartOfLabel] == setID:
+			out = append(out, live)
+		default:
+			r.taken.forget(setID, key)
+		}
+	}
+	return out, nil
+}
+
+// takenObjects records, per ApplySet, the objects kro created or adopted that the cache has
+// not shown as part of the ApplySet yet. The watch of an instance can be ahead of the watch of
+// its children's kind: without this record, an instance deleted right after a pass created an
+// object would lose its finalizer before the cache shows the object, and orphan it. The record
+// only ever adds objects to what the cache shows; it never hides one.
+type takenObjects struct {
+	// mu guards bySet.
+	mu    sync.Mutex
+	bySet map[string]map[objectKey]schema.GroupVersionKind
+}
+
+func (t *takenObjects) add(setID string, key objectKey, gvk schema.GroupVersionKind) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.bySet == nil {
+		t.bySet = map[string]map[objectKey]schema.GroupVersionKind{}
+	}
+	if t.bySet[setID] == nil {
+		t.bySet[setID] = map[objectKey]schema.GroupVersionKind{}
+	}
+	t.bySet[setID][key] = gvk
+}
+
+// unconfirmed returns a copy of the objects of setID not confirmed yet.
+func (t *takenObjects) unconfirmed(setID string) map[objectKey]schema.GroupVersionKind {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.bySet[setID])
+}
+
+func (t *takenObjects) forget(setID string, key objectKey) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.bySet[setID], key)
+	if len(t.bySet[setID]) == 0 {
+		delete(t.bySet, setID)
+	}
+}
+
+// deleteOwned deletes objects of the instance's ApplySet that are not already being deleted,
+// in the background (what they own goes too: a Job's Pods), each with a UID precondition so
+// that an object replaced by someone else since the cache saw it is never touched.
+func (r *Reconciler) deleteOwned(ctx context.Context, objs []*unstructured.Unstructured, setID, reason string) error {
+	for _, obj := range objs {
+		if obj.GetLabels()[metadata.ApplySetPartOfLabel] != setID || obj.GetDeletionTimestamp() != nil {
+			continue
+		}
+		ctrl.LoggerFrom(ctx).Info("Deleting resource", "reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetKind(), "name", objectName(obj))
+		uid := obj.GetUID()
+		err := r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
+			client.Preconditions{UID: &uid})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			// A conflict means the object was replaced since the cache saw it: the new one is
+			// not this one, and the retry reads the cache again.
+			return clusterError(fmt.Errorf("deleting %s %s: %w", obj.GetKind(), objectName(obj), err))
+		default:
+			metrics.Deletions.WithLabelValues(r.kind(), reason).Inc()
+		}
+	}
+	return nil
+}
