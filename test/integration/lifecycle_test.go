@@ -344,4 +344,3 @@ func TestRaceForOneObject(t *testing.T) {
 	g.Eventually(check).Should(gomega.Succeed())
 	g.Consistently(check).Should(gomega.Succeed())
 }
-
