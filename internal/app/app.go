@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -13,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -74,6 +78,21 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		// kro never reads managedFields; server-side applied objects carry large ones.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// Discovery requests of the REST mapper (made while building graphs and starting
+		// informers) are bounded, so that a slow API group cannot hold an RGD worker; kinds
+		// whose CRD was deleted are not found.
+		MapperProvider: func(c *rest.Config, _ *http.Client) (meta.RESTMapper, error) {
+			c = withTimeout(c, opts.DiscoveryTimeout)
+			hc, err := rest.HTTPClientFor(c)
+			if err != nil {
+				return nil, fmt.Errorf("REST mapper client: %w", err)
+			}
+			m, err := apiutil.NewDynamicRESTMapper(c, hc)
+			if err != nil {
+				return nil, err
+			}
+			return newServedMapper(m), nil
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -90,23 +109,37 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	return mgr, nil
 }
 
+// withTimeout is a copy of cfg whose requests time out after d (watches must not use it).
+func withTimeout(cfg *rest.Config, d time.Duration) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = d
+	return cfg
+}
+
 // Setup registers kro's controllers with mgr.
 func Setup(mgr manager.Manager, opts Options) error {
-	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	dc, err := discovery.NewDiscoveryClientForConfig(withTimeout(mgr.GetConfig(), opts.DiscoveryTimeout))
 	if err != nil {
 		return fmt.Errorf("discovery client: %w", err)
 	}
-	schemas := kroschema.NewCachedResolver(kroschema.NewDiscoveryResolver(dc), kroschema.CacheOptions{})
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		return invalidateOnCRDChange(ctx, mgr.GetCache(), schemas)
-	})); err != nil {
-		return err
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &apiextensionsv1.CustomResourceDefinition{},
+		crdKindIndex, crdKind); err != nil {
+		return fmt.Errorf("indexing CRDs by kind: %w", err)
 	}
+	// Schemas are read from the API server's OpenAPI documents, refused while they lag behind
+	// the CRD in the cache, and cached until a CRD of their group changes.
+	schemas := kroschema.NewCachedResolver(
+		kroschema.NewFreshResolver(kroschema.NewDiscoveryResolver(dc), crdOfKind(mgr.GetClient())),
+		kroschema.CacheOptions{})
 
+	// The RGD reconciler and the engine know each other: the engine serves the graphs the
+	// reconciler builds and notifies it of instance deletions and stopped controllers.
+	var rgds *rgd.Reconciler
 	eng := engine.New(engine.Options{
-		Cache:   mgr.GetCache(),
-		Workers: opts.InstanceWorkers,
-		Log:     mgr.GetLogger().WithName("engine"),
+		Cache:    mgr.GetCache(),
+		Workers:  opts.InstanceWorkers,
+		Log:      mgr.GetLogger().WithName("engine"),
+		Notifier: engine.NotifierFn(func(name string) { rgds.Notify(name) }),
 		NewReconciler: func(g *graph.Graph) engine.InstanceReconciler {
 			return instance.New(g, instance.Options{
 				Client:            mgr.GetClient(),
@@ -120,15 +153,24 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err := mgr.Add(eng); err != nil {
 		return err
 	}
-	return rgd.New(rgd.Options{
-		Client: mgr.GetClient(),
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		mapper, _ := mgr.GetRESTMapper().(*servedMapper)
+		return trackServedKinds(ctx, mgr.GetCache(), mapper, eng)
+	})); err != nil {
+		return err
+	}
+	rgds = rgd.New(rgd.Options{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
 		Builder: graph.NewBuilder(mgr.GetRESTMapper(),
 			graph.WithSchemaResolver(schemas), graph.WithKroKinds(kroKinds(mgr.GetClient()))),
 		Engine:           eng,
+		Schemas:          schemas,
 		Recorder:         mgr.GetEventRecorder("kro-rgd-controller"),
 		AllowCRDDeletion: opts.AllowCRDDeletion,
 		Workers:          opts.RGDWorkers,
-	}).SetupWithManager(mgr)
+	})
+	return rgds.SetupWithManager(mgr)
 }
 
 // Run starts kro and blocks until ctx ends.

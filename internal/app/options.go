@@ -36,6 +36,9 @@ type Options struct {
 	// SkipControllerNameValidation lets one process build the manager more than once (tests
 	// that restart kro). Not a flag. Default false.
 	SkipControllerNameValidation bool
+	// DiscoveryTimeout bounds each discovery and OpenAPI request made while building graphs
+	// and starting informers. Default 30s.
+	DiscoveryTimeout time.Duration
 }
 
 // DefaultOptions returns the defaults.
@@ -49,6 +52,7 @@ func DefaultOptions() Options {
 		RGDWorkers:              1,
 		MaxCollectionSize:       1000,
 		GracefulShutdownTimeout: 30 * time.Second,
+		DiscoveryTimeout:        30 * time.Second,
 	}
 }
 

@@ -16,14 +16,18 @@ import (
 type mapFunc func(obj client.Object) []reconcile.Request
 
 // informerSource feeds a controller's queue from a shared informer of the manager's cache and
-// removes its handler when the controller stops, so stopped controllers leave nothing behind
-// on informers other controllers still use.
+// removes its handler when the controller stops or the watch is stopped, so stopped
+// controllers and dropped watches leave nothing behind on informers others still use.
 type informerSource struct {
 	cache cache.Cache
 	obj   client.Object
 	fn    mapFunc
 	// skipUpdate filters update events that cannot change the outcome; nil keeps all.
 	skipUpdate func(oldObj, newObj client.Object) bool
+	// onDelete, when set, is also called with every deleted object.
+	onDelete func(obj client.Object)
+	// stop, when set, removes the handler when closed, before the controller stops.
+	stop <-chan struct{}
 }
 
 func (s *informerSource) String() string {
@@ -62,13 +66,27 @@ func (s *informerSource) Start(ctx context.Context, q workqueue.TypedRateLimitin
 			}
 			enqueue(newObj)
 		},
-		DeleteFunc: enqueue,
+		DeleteFunc: func(o any) {
+			enqueue(o)
+			if s.onDelete == nil {
+				return
+			}
+			if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = tomb.Obj
+			}
+			if obj, ok := o.(client.Object); ok {
+				s.onDelete(obj)
+			}
+		},
 	})
 	if err != nil {
 		return err
 	}
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-s.stop:
+		}
 		_ = inf.RemoveEventHandler(reg)
 	}()
 	return nil

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func BenchmarkBuild(b *testing.B) {
 			builder := NewBuilder(testMapper(), WithSchemaResolver(testSchemas(t)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := builder.Build(rgd); err != nil {
+				if _, err := builder.Build(context.Background(), rgd); err != nil {
 					b.Fatal(err)
 				}
 			}

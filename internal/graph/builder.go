@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -73,8 +74,9 @@ func NewBuilder(mapper meta.RESTMapper, opts ...BuilderOption) *Builder {
 var idPattern = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
 
 // Build checks rgd and compiles it into a Graph. The error lists every problem found, up to a
-// bound, each naming the resource id, the field path and the expression.
-func (b *Builder) Build(rgd *v1alpha1.ResourceGraphDefinition) (*Graph, error) {
+// bound, each naming the resource id, the field path and the expression. ctx bounds the
+// schema lookups; the REST mapper's requests are bounded by its own client's timeout.
+func (b *Builder) Build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (*Graph, error) {
 	s := rgd.Spec.Schema
 	if s == nil {
 		return nil, errors.New("spec.schema is required")
@@ -108,6 +110,9 @@ func (b *Builder) Build(rgd *v1alpha1.ResourceGraphDefinition) (*Graph, error) {
 			errs.add(fmt.Errorf("spec.resources[%d]: empty resource", i))
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("resolving kinds: %w: %w", ErrDependencyNotReady, err)
+		}
 		node, err := b.node(r, g.Instance.Namespaced)
 		if err != nil {
 			errs.add(err)
@@ -125,7 +130,7 @@ func (b *Builder) Build(rgd *v1alpha1.ResourceGraphDefinition) (*Graph, error) {
 		return nil, err
 	}
 
-	tc, err := b.typeContext(g, specSchema)
+	tc, err := b.typeContext(ctx, g, specSchema)
 	if err != nil {
 		return nil, err
 	}

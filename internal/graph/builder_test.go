@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -82,7 +83,7 @@ func TestBuildOrder(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			g, err := NewBuilder(testMapper()).Build(rgdFrom(t, tc.resources))
+			g, err := NewBuilder(testMapper()).Build(context.Background(), rgdFrom(t, tc.resources))
 			if err != nil {
 				t.Fatalf("Build(...): %v", err)
 			}
@@ -165,7 +166,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := NewBuilder(testMapper()).Build(rgdFrom(t, tc.resources))
+			_, err := NewBuilder(testMapper()).Build(context.Background(), rgdFrom(t, tc.resources))
 			if err == nil {
 				t.Fatalf("Build(...): want error containing %q, got none", tc.want)
 			}
@@ -177,7 +178,7 @@ func TestBuildErrors(t *testing.T) {
 }
 
 func TestBuildCRD(t *testing.T) {
-	g, err := NewBuilder(testMapper()).Build(rgdFrom(t, cm("a", "a")))
+	g, err := NewBuilder(testMapper()).Build(context.Background(), rgdFrom(t, cm("a", "a")))
 	if err != nil {
 		t.Fatalf("Build(...): %v", err)
 	}

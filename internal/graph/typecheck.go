@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,7 +29,7 @@ type typeContext struct {
 
 // typeContext resolves the schema of every resource and of the instance and builds the typed
 // environment. Without a schema resolver everything is dyn.
-func (b *Builder) typeContext(g *Graph, spec *apiextensionsv1.JSONSchemaProps) (*typeContext, error) {
+func (b *Builder) typeContext(ctx context.Context, g *Graph, spec *apiextensionsv1.JSONSchemaProps) (*typeContext, error) {
 	tc := &typeContext{types: map[string]*apiservercel.DeclType{}, limits: b.limits}
 	var roots []*apiservercel.DeclType
 	add := func(name string, t *apiservercel.DeclType) {
@@ -54,7 +55,7 @@ func (b *Builder) typeContext(g *Graph, spec *apiextensionsv1.JSONSchemaProps) (
 		add(SchemaVariable, kroschema.DeclType(instance, "kro.schema"))
 		var errs errorList
 		for _, n := range g.Nodes {
-			s, err := b.schemas.ResolveSchema(n.GVK)
+			s, err := b.schemas.ResolveSchema(ctx, n.GVK)
 			if err != nil {
 				errs.add(fmt.Errorf("resource %q: %w: %v", n.ID, ErrDependencyNotReady, err))
 				continue

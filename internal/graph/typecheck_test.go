@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -13,7 +14,7 @@ import (
 // staticSchemas is a schema resolver over hand-written schemas of a few core kinds.
 type staticSchemas map[schema.GroupVersionKind]*spec.Schema
 
-func (s staticSchemas) ResolveSchema(gvk schema.GroupVersionKind) (*spec.Schema, error) {
+func (s staticSchemas) ResolveSchema(_ context.Context, gvk schema.GroupVersionKind) (*spec.Schema, error) {
 	if sch, ok := s[gvk]; ok {
 		return sch, nil
 	}
@@ -71,7 +72,7 @@ func buildTyped(t *testing.T, resources string) error {
 	rgd := rgdFrom(t, resources)
 	rgd.Spec.Schema.Spec.Raw = []byte(`{"name":"string | default=x","replicas":"integer | default=1","enabled":"boolean","labels":"map[string]string","ports":"[]integer","values":"object"}`)
 	rgd.Spec.Schema.Status.Raw = nil
-	_, err := NewBuilder(testMapper(), WithSchemaResolver(testSchemas(t))).Build(rgd)
+	_, err := NewBuilder(testMapper(), WithSchemaResolver(testSchemas(t))).Build(context.Background(), rgd)
 	return err
 }
 

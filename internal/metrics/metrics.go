@@ -48,6 +48,12 @@ var (
 		Name: "kro_engine_controllers",
 		Help: "Number of generated kinds whose instances are being served.",
 	})
+	// Informers is 1 for each kind whose informer the engine holds for the graphs it serves;
+	// the series goes when no graph uses the kind any more and the informer is removed.
+	Informers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kro_engine_informers",
+		Help: "Kinds whose informer the engine holds for the graphs it serves (1 per kind).",
+	}, []string{"group", "version", "kind"})
 	// Watches is the number of kinds watched for instances, children and external references.
 	Watches = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kro_engine_watches",
@@ -57,7 +63,7 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(GraphBuilds, GraphBuildDuration, Applies, AppliesSkipped,
-		Deletions, InstanceStates, Controllers, Watches)
+		Deletions, InstanceStates, Controllers, Informers, Watches)
 }
 
 // ObserveGraphBuild records one graph build.

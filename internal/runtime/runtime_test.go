@@ -102,7 +102,7 @@ func buildGraph(t *testing.T) *graph.Graph {
 	if err := yaml.UnmarshalStrict([]byte(testRGD), rgd); err != nil {
 		t.Fatalf("decoding RGD: %v", err)
 	}
-	g, err := graph.NewBuilder(testMapper()).Build(rgd)
+	g, err := graph.NewBuilder(testMapper()).Build(context.Background(), rgd)
 	if err != nil {
 		t.Fatalf("Build(...): %v", err)
 	}

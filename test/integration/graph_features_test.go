@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -352,9 +353,10 @@ spec:
 	}).Should(gomega.Succeed())
 }
 
-// TestRGDDeletionReleasesInstances checks that deleting an RGD (without --allow-crd-deletion)
-// never strands instances behind a finalizer nobody removes, and keeps their resources.
-func TestRGDDeletionReleasesInstances(t *testing.T) {
+// TestRGDDeletionWaitsForInstances checks that deleting an RGD (without --allow-crd-deletion)
+// never strands an instance: the RGD stays, saying how many instances hold it, while its
+// controller keeps deleting the resources of each instance deleted; it goes with the last one.
+func TestRGDDeletionWaitsForInstances(t *testing.T) {
 	g := gomega.NewWithT(t)
 	ctx := context.Background()
 	rgd := applyRGD(t, g, `
@@ -372,24 +374,44 @@ spec:
       apiVersion: v1
       kind: ConfigMap
       metadata: {name: "${schema.metadata.name}-config"}
+  - id: dependent
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${config.metadata.name}-dependent"}
 `)
 	waitRGDActive(g, "it-release")
-	gvk := schema.GroupVersionKind{Group: "kro.run", Version: "v1alpha1", Kind: "ItRelease"}
+	gvk := instanceGVK("ItRelease")
 	ns := newNamespace(t, g)
-	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItRelease, metadata: {name: r, namespace: %s}}", ns))).To(gomega.Succeed())
+	for _, name := range []string{"r1", "r2"} {
+		g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItRelease, metadata: {name: %s, namespace: %s}}", name, ns))).To(gomega.Succeed())
+	}
 	g.Eventually(func(g gomega.Gomega) {
-		g.Expect(str(get(g, gvk, ns, "r"), "status", "state")).To(gomega.Equal("ACTIVE"))
+		for _, name := range []string{"r1", "r2"} {
+			g.Expect(str(get(g, gvk, ns, name), "status", "state")).To(gomega.Equal("ACTIVE"))
+		}
 	}).Should(gomega.Succeed())
 
 	g.Expect(env.client.Delete(ctx, rgd)).To(gomega.Succeed())
-	g.Eventually(func(g gomega.Gomega) {
-		g.Expect(env.client.Get(ctx, client.ObjectKeyFromObject(rgd), rgd)).NotTo(gomega.Succeed())
-		g.Expect(get(g, gvk, ns, "r").GetFinalizers()).NotTo(gomega.ContainElement(metadata.Finalizer))
-	}).Should(gomega.Succeed())
-	g.Expect(get(g, configMapGVK, ns, "r-config")).NotTo(gomega.BeNil(), "the instance's resources are kept")
+	waitRGDWaitingFor(g, "it-release", "2 instances of ItRelease.kro.run must be deleted first")
+	for _, name := range []string{"r1", "r2"} {
+		g.Expect(get(g, gvk, ns, name).GetFinalizers()).To(gomega.ContainElement(metadata.Finalizer))
+	}
 
-	g.Expect(env.client.Delete(ctx, get(g, gvk, ns, "r"))).To(gomega.Succeed())
+	// Deleting an instance still deletes its resources.
+	g.Expect(env.client.Delete(ctx, get(g, gvk, ns, "r1"))).To(gomega.Succeed())
 	g.Eventually(func(g gomega.Gomega) {
-		g.Expect(get(g, gvk, ns, "r")).To(gomega.BeNil())
+		g.Expect(get(g, gvk, ns, "r1")).To(gomega.BeNil())
+		g.Expect(listNames(g, configMapGVK, ns, map[string]string{metadata.InstanceNameLabel: "r1"})).To(gomega.BeEmpty())
 	}).Should(gomega.Succeed())
+	waitRGDWaitingFor(g, "it-release", "1 instance of ItRelease.kro.run must be deleted first")
+
+	// The last instance lets the RGD go; the CRD is kept.
+	g.Expect(env.client.Delete(ctx, get(g, gvk, ns, "r2"))).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(get(g, gvk, ns, "r2")).To(gomega.BeNil())
+		g.Expect(listNames(g, configMapGVK, ns, map[string]string{metadata.InstanceNameLabel: "r2"})).To(gomega.BeEmpty())
+		g.Expect(apierrors.IsNotFound(env.client.Get(ctx, client.ObjectKeyFromObject(rgd), rgd))).To(gomega.BeTrue(), "RGD is gone")
+	}).Should(gomega.Succeed())
+	g.Expect(getCRD(g, "itreleases.kro.run")).NotTo(gomega.BeNil(), "the CRD is kept")
 }

@@ -34,6 +34,8 @@ var env struct {
 		done   chan error
 	}
 	log logr.Logger
+	// edit, when set, changes the options of the kro started next (tests of other flags).
+	edit func(*app.Options)
 }
 
 // startKro starts a new kro manager (as a restarted process would: empty caches, nothing
@@ -43,6 +45,9 @@ func startKro() error {
 	opts.MetricsAddr = "0"
 	opts.ProbeAddr = "0"
 	opts.SkipControllerNameValidation = true
+	if env.edit != nil {
+		env.edit(&opts)
+	}
 	mgrCfg := rest.CopyConfig(env.cfg)
 	mgrCfg.Wrap(env.requests.wrap)
 	mgr, err := app.NewManager(mgrCfg, opts)

@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -46,7 +45,7 @@ spec:
 // build returns the graph of rgd.
 func build(t *testing.T, rgd *v1alpha1.ResourceGraphDefinition) *graph.Graph {
 	t.Helper()
-	g, err := graph.NewBuilder(meta.NewDefaultRESTMapper(nil)).Build(rgd)
+	g, err := graph.NewBuilder(meta.NewDefaultRESTMapper(nil)).Build(context.Background(), rgd)
 	if err != nil {
 		t.Fatalf("Build(%s): %v", rgd.Name, err)
 	}
@@ -276,60 +275,5 @@ func TestEnsureCRDWaitsForDeletion(t *testing.T) {
 	}
 	if established || writes != 0 {
 		t.Errorf("ensureCRD(...) on a terminating CRD = established %t after %d writes, want not established after 0 writes", established, writes)
-	}
-}
-
-type nopEngine struct{ unregistered []schema.GroupVersionKind }
-
-func (e *nopEngine) Register(context.Context, *graph.Graph) error { return nil }
-func (e *nopEngine) Unregister(gvk schema.GroupVersionKind) {
-	e.unregistered = append(e.unregistered, gvk)
-}
-
-func TestReconcileDeleteCRD(t *testing.T) {
-	cases := map[string]struct {
-		reason           string
-		allowCRDDeletion bool
-		owner            string
-		wantCRD          bool
-	}{
-		"KeptByDefault": {
-			reason:  "Without --allow-crd-deletion the CRD, and so every instance, survives its RGD.",
-			owner:   "app",
-			wantCRD: true,
-		},
-		"Deleted": {
-			reason:           "With --allow-crd-deletion the CRD goes with its RGD.",
-			allowCRDDeletion: true,
-			owner:            "app",
-		},
-		"OtherOwnerKept": {
-			reason:           "A CRD of another RGD is never deleted.",
-			allowCRDDeletion: true,
-			owner:            "other",
-			wantCRD:          true,
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			rgd := testRGD(t, 1, `{name: string}`, nil)
-			live := liveCRD(t, rgd)
-			live.Labels[metadata.ResourceGraphDefinitionNameLabel] = tc.owner
-			rgd.Finalizers = []string{metadata.Finalizer}
-			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(live, rgd).Build()
-			engine := &nopEngine{}
-			r := New(Options{Client: c, Engine: engine, AllowCRDDeletion: tc.allowCRDDeletion})
-			if _, err := r.reconcileDelete(context.Background(), rgd); err != nil {
-				t.Fatalf("reconcileDelete(...): %v", err)
-			}
-			err := c.Get(context.Background(), client.ObjectKey{Name: live.Name}, &apiextensionsv1.CustomResourceDefinition{})
-			if diff := cmp.Diff(tc.wantCRD, err == nil); diff != "" {
-				t.Errorf("%s\nCRD exists after reconcileDelete: -want, +got:\n%s (get error: %v)", tc.reason, diff, err)
-			}
-			want := []schema.GroupVersionKind{{Group: "kro.run", Version: "v1alpha1", Kind: "App"}}
-			if diff := cmp.Diff(want, engine.unregistered); diff != "" {
-				t.Errorf("%s\nunregistered kinds: -want, +got:\n%s", tc.reason, diff)
-			}
-		})
 	}
 }

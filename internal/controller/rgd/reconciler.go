@@ -5,98 +5,142 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/conditions"
 	"github.com/kro-run/kro/internal/graph"
-	"github.com/kro-run/kro/internal/graph/crd"
 	"github.com/kro-run/kro/internal/metadata"
 	"github.com/kro-run/kro/internal/metrics"
 )
 
 // GraphBuilder builds a graph from an RGD.
 type GraphBuilder interface {
-	Build(rgd *v1alpha1.ResourceGraphDefinition) (*graph.Graph, error)
+	Build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (*graph.Graph, error)
 }
 
 // Engine serves the instances of generated kinds.
 type Engine interface {
 	Register(ctx context.Context, g *graph.Graph) error
+	// Unregister stops serving a kind and returns once its reconciles have returned.
 	Unregister(gvk schema.GroupVersionKind)
+	// Stopped returns the error with which a kind's controller stopped by itself, or nil.
+	Stopped(gvk schema.GroupVersionKind) error
+}
+
+// SchemaCache caches the schemas of kinds served by the cluster.
+type SchemaCache interface {
+	// Invalidate forgets the cached schemas of a group.
+	Invalidate(group string)
 }
 
 // Options configure the Reconciler.
 type Options struct {
 	// Client reads through the manager's cache. Required.
 	Client client.Client
+	// APIReader reads from the API server, for the final check that a deleting RGD has no
+	// instance left that the cache has not seen yet. Default: Client.
+	APIReader client.Reader
 	// Builder builds graphs. Required.
 	Builder GraphBuilder
 	// Engine serves instances. Required.
 	Engine Engine
+	// Schemas is the cache of the schemas Builder checks against; it is invalidated before
+	// the RGDs using a changed CRD are reconciled. Default: none.
+	Schemas SchemaCache
 	// Recorder emits events on RGDs. Default: none.
 	Recorder events.EventRecorder
-	// AllowCRDDeletion deletes the generated CRD (and so every instance) with its RGD.
-	// Default false: the CRD is kept.
+	// AllowCRDDeletion deletes the instances of a deleted RGD (each in order, by its still
+	// running controller) and then its generated CRD. Default false: the RGD waits until its
+	// instances are deleted by someone else, and the CRD is kept.
 	AllowCRDDeletion bool
 	// Workers is the number of concurrent RGD reconciles. Default 1.
 	Workers int
 	// ReconcileTimeout bounds one reconcile. Default 1 minute.
 	ReconcileTimeout time.Duration
+	// BuildTimeout bounds one graph build, including the discovery and OpenAPI requests it
+	// makes. Default 30 seconds.
+	BuildTimeout time.Duration
+	// RetryBaseDelay is how long a failing RGD waits before its first retry; the wait doubles
+	// with every consecutive failure. Default 100ms.
+	RetryBaseDelay time.Duration
+	// RetryMaxDelay caps the wait between retries of one RGD. Default 5 minutes.
+	RetryMaxDelay time.Duration
 }
 
 // Reconciler reconciles ResourceGraphDefinitions.
 type Reconciler struct {
 	opts Options
+	// wake queues RGDs named by the engine.
+	wake *wakeups
 }
 
 // New returns a Reconciler.
 func New(opts Options) *Reconciler {
+	if opts.APIReader == nil {
+		opts.APIReader = opts.Client
+	}
 	if opts.Workers <= 0 {
 		opts.Workers = 1
 	}
 	if opts.ReconcileTimeout == 0 {
 		opts.ReconcileTimeout = time.Minute
 	}
-	return &Reconciler{opts: opts}
+	if opts.BuildTimeout == 0 {
+		opts.BuildTimeout = 30 * time.Second
+	}
+	if opts.RetryBaseDelay <= 0 {
+		opts.RetryBaseDelay = 100 * time.Millisecond
+	}
+	if opts.RetryMaxDelay <= 0 {
+		opts.RetryMaxDelay = 5 * time.Minute
+	}
+	return &Reconciler{opts: opts, wake: newWakeups()}
 }
 
-// SetupWithManager registers the controller: RGDs, and the CRDs they own so that a CRD
-// becoming Established, edited or deleted re-reconciles its RGD.
+// Notify queues a reconcile of the RGD named rgdName. It never blocks; it is how the engine
+// reports an instance deletion or a stopped controller.
+func (r *Reconciler) Notify(rgdName string) { r.wake.add(rgdName) }
+
+// SetupWithManager registers the controller: RGDs; the CRDs they own or use, so that a CRD
+// becoming Established, edited or deleted re-reconciles the RGDs it matters to; and the
+// engine's notifications.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.ResourceGraphDefinition{},
+		resourceKindsIndex, resourceKinds); err != nil {
+		return fmt.Errorf("indexing RGDs by resource kind: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("resourcegraphdefinition").
 		For(&v1alpha1.ResourceGraphDefinition{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			predicate.LabelChangedPredicate{}, deletionPredicate()))).
-		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(crdToRGD)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Workers}).
+		Watches(&apiextensionsv1.CustomResourceDefinition{}, r.crdHandler()).
+		WatchesRawSource(r.wake).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: r.opts.Workers,
+			RateLimiter: workqueue.NewTypedMaxOfRateLimiter(
+				workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](r.opts.RetryBaseDelay, r.opts.RetryMaxDelay),
+				&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+			),
+		}).
 		Complete(r)
-}
-
-func crdToRGD(_ context.Context, o client.Object) []reconcile.Request {
-	name := o.GetLabels()[metadata.ResourceGraphDefinitionNameLabel]
-	if name == "" || o.GetLabels()[metadata.OwnedLabel] != "true" {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
 }
 
 func deletionPredicate() predicate.Predicate {
@@ -126,14 +170,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	before := rgd.DeepCopy()
-	st := &rgd.Status
 	requeue, err := r.reconcileGraph(ctx, rgd)
 	summarize(rgd)
-	if !equality.Semantic.DeepEqual(before.Status, rgd.Status) {
-		if perr := r.opts.Client.Status().Patch(ctx, rgd, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
-			return ctrl.Result{}, fmt.Errorf("writing status: %w", perr)
-		}
-		r.event(rgd, before.Status.State, st.State)
+	if perr := r.writeStatus(ctx, before, rgd); perr != nil {
+		return ctrl.Result{}, perr
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -145,21 +185,51 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// reconcileGraph builds the graph, applies the CRD and starts serving the kind. It records
-// conditions on rgd and returns an error only for failures worth retrying.
-func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (bool, error) {
-	log := ctrl.LoggerFrom(ctx)
+// writeStatus patches the status of rgd when it differs from before, and emits an event when
+// the state changed.
+func (r *Reconciler) writeStatus(ctx context.Context, before, rgd *v1alpha1.ResourceGraphDefinition) error {
+	if equality.Semantic.DeepEqual(before.Status, rgd.Status) {
+		return nil
+	}
+	if err := r.opts.Client.Status().Patch(ctx, rgd, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	r.event(rgd, before.Status.State, rgd.Status.State)
+	return nil
+}
+
+// build builds the graph of rgd under BuildTimeout, recording the outcome in GraphAccepted.
+func (r *Reconciler) build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (*graph.Graph, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.BuildTimeout)
+	defer cancel()
 	start := time.Now()
-	g, err := r.opts.Builder.Build(rgd)
+	g, err := r.opts.Builder.Build(ctx, rgd)
 	metrics.ObserveGraphBuild(start, err)
 	if err != nil {
-		log.Info("Graph rejected", "error", err.Error())
 		setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionFalse, "InvalidResourceGraph", err.Error())
-		// A kind the cluster does not serve yet may appear (a CRD installed later); check
-		// again now and then. Other errors need an RGD change, which triggers a reconcile.
-		return graph.IsDependencyNotReady(err), nil
+		return nil, err
 	}
 	setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionTrue, "Valid", "resource graph and schema are valid")
+	return g, nil
+}
+
+// reconcileGraph builds the graph, applies the CRD and starts serving the kind. It records
+// conditions on rgd and returns an error only for failures worth retrying, which are retried
+// with backoff.
+func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (bool, error) {
+	log := ctrl.LoggerFrom(ctx)
+	g, err := r.build(ctx, rgd)
+	if err != nil {
+		// A kind or schema the cluster does not serve yet may appear (a CRD installed later,
+		// which the CRD watch reports; an OpenAPI document not yet published; a discovery
+		// request that timed out): retry with backoff. Other errors need an RGD change, which
+		// triggers a reconcile.
+		if graph.IsDependencyNotReady(err) {
+			return false, fmt.Errorf("building graph: %w", err)
+		}
+		log.Info("Graph rejected", "error", err.Error())
+		return false, nil
+	}
 	rgd.Status.TopologicalOrder = g.Order
 	rgd.Status.Resources = resourceInfo(g)
 
@@ -178,100 +248,25 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 		return true, nil
 	}
 	setCondition(rgd, v1alpha1.ConditionKindReady, metav1.ConditionTrue, "Ready", fmt.Sprintf("CRD %s is established", g.CRD.Name))
+	return false, r.serve(ctx, rgd, g)
+}
 
+// serve makes the engine serve g's kind, recording ControllerReady. A controller that stopped
+// by itself is reported and forgotten, and the error makes the retry (with backoff) start a
+// new one: a controller that cannot start is not restarted in a tight loop.
+func (r *Reconciler) serve(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) error {
+	gvk := g.Instance.GVK
+	if err := r.opts.Engine.Stopped(gvk); err != nil {
+		setCondition(rgd, v1alpha1.ConditionControllerReady, metav1.ConditionFalse, "ControllerStopped", "instance controller stopped: "+err.Error())
+		r.opts.Engine.Unregister(gvk)
+		return fmt.Errorf("instance controller of %s stopped: %w", gvk, err)
+	}
 	if err := r.opts.Engine.Register(ctx, g); err != nil {
 		setCondition(rgd, v1alpha1.ConditionControllerReady, metav1.ConditionFalse, "ControllerFailed", err.Error())
-		return false, err
+		return err
 	}
-	setCondition(rgd, v1alpha1.ConditionControllerReady, metav1.ConditionTrue, "Running", fmt.Sprintf("serving instances of %s", g.Instance.GVK))
-	return false, nil
-}
-
-// reconcileDelete stops serving the RGD's kind without stranding its instances. With
-// AllowCRDDeletion the instances are deleted first, while their controller still runs, so
-// their resources go in order; then the CRD. Otherwise the CRD and instances stay and kro lets
-// go of the instances (their finalizer is removed; their resources stay and are adopted again
-// if the RGD comes back), so deleting one later never hangs.
-func (r *Reconciler) reconcileDelete(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(rgd, metadata.Finalizer) {
-		return ctrl.Result{}, nil
-	}
-	if s := rgd.Spec.Schema; s != nil {
-		group := s.Group
-		if group == "" {
-			group = "kro.run"
-		}
-		gvk := schema.GroupVersionKind{Group: group, Version: s.APIVersion, Kind: s.Kind}
-		instances, err := r.listInstances(ctx, gvk)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if r.opts.AllowCRDDeletion && len(instances) > 0 {
-			for i := range instances {
-				if instances[i].GetDeletionTimestamp() == nil {
-					if err := r.opts.Client.Delete(ctx, &instances[i]); client.IgnoreNotFound(err) != nil {
-						return ctrl.Result{}, err
-					}
-				}
-			}
-			ctrl.LoggerFrom(ctx).Info("Waiting for instances to be deleted before the CRD", "remaining", len(instances))
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
-		r.opts.Engine.Unregister(gvk)
-		if r.opts.AllowCRDDeletion {
-			if err := r.deleteCRD(ctx, rgd, group, s.Kind); err != nil {
-				return ctrl.Result{}, err
-			}
-		} else if err := r.releaseInstances(ctx, instances); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	before := rgd.DeepCopy()
-	controllerutil.RemoveFinalizer(rgd, metadata.Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.opts.Client.Patch(ctx, rgd, client.MergeFrom(before)))
-}
-
-// listInstances lists the instances of a generated kind; none when the kind is not served.
-func (r *Reconciler) listInstances(ctx context.Context, gvk schema.GroupVersionKind) ([]unstructured.Unstructured, error) {
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	if err := r.opts.Client.List(ctx, list); err != nil {
-		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("listing instances of %s: %w", gvk.Kind, err)
-	}
-	return list.Items, nil
-}
-
-// releaseInstances removes kro's finalizer from instances nobody will reconcile any more.
-func (r *Reconciler) releaseInstances(ctx context.Context, instances []unstructured.Unstructured) error {
-	for i := range instances {
-		inst := &instances[i]
-		if !controllerutil.ContainsFinalizer(inst, metadata.Finalizer) {
-			continue
-		}
-		before := inst.DeepCopy()
-		controllerutil.RemoveFinalizer(inst, metadata.Finalizer)
-		ctrl.LoggerFrom(ctx).Info("Releasing instance of a deleted RGD", "instance", client.ObjectKeyFromObject(inst).String())
-		if err := r.opts.Client.Patch(ctx, inst, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("releasing instance %s: %w", inst.GetName(), err)
-		}
-	}
+	setCondition(rgd, v1alpha1.ConditionControllerReady, metav1.ConditionTrue, "Running", fmt.Sprintf("serving instances of %s", gvk))
 	return nil
-}
-
-func (r *Reconciler) deleteCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, group, kind string) error {
-	live := &apiextensionsv1.CustomResourceDefinition{}
-	name := crd.Name(group, kind)
-	if err := r.opts.Client.Get(ctx, client.ObjectKey{Name: name}, live); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	if live.Labels[metadata.ResourceGraphDefinitionNameLabel] != rgd.Name {
-		return nil
-	}
-	ctrl.LoggerFrom(ctx).Info("Deleting CRD", "crd", name)
-	return client.IgnoreNotFound(r.opts.Client.Delete(ctx, live))
 }
 
 func (r *Reconciler) event(rgd *v1alpha1.ResourceGraphDefinition, oldState, newState v1alpha1.ResourceGraphDefinitionState) {

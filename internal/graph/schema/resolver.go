@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,17 +15,31 @@ import (
 	"k8s.io/utils/lru"
 )
 
-// Resolver returns the OpenAPI schema of a kind, with every $ref resolved.
+// Resolver returns the OpenAPI schema of a kind, with every $ref resolved. It returns when
+// ctx ends, at the latest.
 type Resolver interface {
-	ResolveSchema(gvk schema.GroupVersionKind) (*spec.Schema, error)
+	ResolveSchema(ctx context.Context, gvk schema.GroupVersionKind) (*spec.Schema, error)
 }
 
 // ErrSchemaNotFound means the API server serves no schema for the kind (yet).
 var ErrSchemaNotFound = resolver.ErrSchemaNotFound
 
-// NewDiscoveryResolver resolves schemas from the API server's /openapi/v3 documents.
+// NewDiscoveryResolver resolves schemas from the API server's /openapi/v3 documents. The
+// discovery client's requests take no context: give d a REST config with a Timeout so that
+// each request is bounded; ctx is checked before the request.
 func NewDiscoveryResolver(d discovery.DiscoveryInterface) Resolver {
-	return &resolver.ClientDiscoveryResolver{Discovery: d}
+	return discoveryResolver{r: &resolver.ClientDiscoveryResolver{Discovery: d}}
+}
+
+type discoveryResolver struct {
+	r *resolver.ClientDiscoveryResolver
+}
+
+func (d discoveryResolver) ResolveSchema(ctx context.Context, gvk schema.GroupVersionKind) (*spec.Schema, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return d.r.ResolveSchema(gvk)
 }
 
 // CacheOptions bound a CachedResolver.
@@ -74,8 +89,10 @@ func NewCachedResolver(next Resolver, opts CacheOptions) *CachedResolver {
 	return &CachedResolver{next: next, opts: opts, cache: lru.New(opts.Size), generation: map[string]uint64{}}
 }
 
-// ResolveSchema returns the cached schema of gvk or resolves it.
-func (c *CachedResolver) ResolveSchema(gvk schema.GroupVersionKind) (*spec.Schema, error) {
+// ResolveSchema returns the cached schema of gvk or resolves it. A caller whose ctx ends
+// stops waiting; the lookup it started goes on for the other callers and the cache, and is
+// bounded by the next resolver.
+func (c *CachedResolver) ResolveSchema(ctx context.Context, gvk schema.GroupVersionKind) (*spec.Schema, error) {
 	c.mu.Lock()
 	gen := c.generation[gvk.Group]
 	c.mu.Unlock()
@@ -84,8 +101,10 @@ func (c *CachedResolver) ResolveSchema(gvk schema.GroupVersionKind) (*spec.Schem
 			return e.schema, nil
 		}
 	}
-	v, err, _ := c.calls.Do(fmt.Sprintf("%s#%d", gvk, gen), func() (any, error) {
-		s, err := c.next.ResolveSchema(gvk)
+	// The shared lookup must not end with the first caller's context.
+	lookupCtx := context.WithoutCancel(ctx)
+	ch := c.calls.DoChan(fmt.Sprintf("%s#%d", gvk, gen), func() (any, error) {
+		s, err := c.next.ResolveSchema(lookupCtx, gvk)
 		if err != nil {
 			return nil, err
 		}
@@ -96,6 +115,13 @@ func (c *CachedResolver) ResolveSchema(gvk schema.GroupVersionKind) (*spec.Schem
 		}
 		return s, nil
 	})
+	var res singleflight.Result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("resolving OpenAPI schema of %s: %w", gvk, ctx.Err())
+	}
+	v, err := res.Val, res.Err
 	if err != nil {
 		if errors.Is(err, ErrSchemaNotFound) {
 			return nil, fmt.Errorf("no OpenAPI schema for %s: %w", gvk, err)

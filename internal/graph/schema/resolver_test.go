@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -20,7 +21,7 @@ type countingResolver struct {
 	delay time.Duration
 }
 
-func (r *countingResolver) ResolveSchema(gvk k8sschema.GroupVersionKind) (*spec.Schema, error) {
+func (r *countingResolver) ResolveSchema(_ context.Context, gvk k8sschema.GroupVersionKind) (*spec.Schema, error) {
 	r.calls.Add(1)
 	time.Sleep(r.delay)
 	props := map[string]spec.Schema{}
@@ -44,7 +45,7 @@ func TestCachedResolver(t *testing.T) {
 	c := NewCachedResolver(next, CacheOptions{Size: 2, TTL: time.Minute, Now: func() time.Time { return now }})
 	resolve := func(i int) {
 		t.Helper()
-		if _, err := c.ResolveSchema(gvkN(i)); err != nil {
+		if _, err := c.ResolveSchema(context.Background(), gvkN(i)); err != nil {
 			t.Fatalf("ResolveSchema(%v): %v", gvkN(i), err)
 		}
 	}
@@ -80,7 +81,7 @@ func TestCachedResolverCollapsesConcurrentLookups(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _ = c.ResolveSchema(gvkN(1))
+			_, _ = c.ResolveSchema(context.Background(), gvkN(1))
 		}()
 	}
 	wg.Wait()
@@ -99,7 +100,7 @@ func BenchmarkCachedResolverManyCRDs(b *testing.B) {
 			for b.Loop() {
 				c := NewCachedResolver(&countingResolver{width: 60}, CacheOptions{Size: size})
 				for i := 0; i < 1000; i++ {
-					if _, err := c.ResolveSchema(gvkN(i)); err != nil {
+					if _, err := c.ResolveSchema(context.Background(), gvkN(i)); err != nil {
 						b.Fatal(err)
 					}
 				}

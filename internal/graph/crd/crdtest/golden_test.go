@@ -2,6 +2,7 @@ package crdtest
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -33,7 +34,7 @@ func mapper() meta.RESTMapper {
 // render builds rgd and returns its CRD as YAML, or the error text.
 func render(t *testing.T, rgd *v1alpha1.ResourceGraphDefinition) []byte {
 	t.Helper()
-	g, err := graph.NewBuilder(mapper()).Build(rgd.DeepCopy())
+	g, err := graph.NewBuilder(mapper()).Build(context.Background(), rgd.DeepCopy())
 	if err != nil {
 		return []byte("error: " + err.Error() + "\n")
 	}

@@ -1,0 +1,373 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache/informertest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllertest"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/kro-run/kro/internal/graph"
+)
+
+var (
+	appGVK       = schema.GroupVersionKind{Group: "kro.run", Version: "v1alpha1", Kind: "App"}
+	otherGVK     = schema.GroupVersionKind{Group: "kro.run", Version: "v1alpha1", Kind: "Other"}
+	configMapGVK = schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	secretGVK    = schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
+)
+
+// fakeInformer is a synced informer that keeps track of its handlers.
+type fakeInformer struct {
+	*controllertest.FakeInformer
+	// mu guards handlers, which controllers add and remove from their goroutines.
+	mu       sync.Mutex
+	handlers map[*registration]toolscache.ResourceEventHandler
+}
+
+type registration struct {
+	toolscache.ResourceEventHandlerRegistration
+}
+
+func (f *fakeInformer) AddEventHandler(h toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	reg, _ := f.FakeInformer.AddEventHandler(nil)
+	r := &registration{reg}
+	f.handlers[r] = h
+	return r, nil
+}
+
+func (f *fakeInformer) RemoveEventHandler(r toolscache.ResourceEventHandlerRegistration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.handlers, r.(*registration))
+	return nil
+}
+
+func (f *fakeInformer) handlerCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.handlers)
+}
+
+func (f *fakeInformer) delete(obj client.Object) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, h := range f.handlers {
+		h.OnDelete(obj)
+	}
+}
+
+// fakeCache hands out fake informers and records which ones were removed.
+type fakeCache struct {
+	*informertest.FakeInformers
+	// mu guards the fields below.
+	mu        sync.Mutex
+	informers map[schema.GroupVersionKind]*fakeInformer
+	removed   []schema.GroupVersionKind
+	// fail, when set, is consulted on every GetInformer call of a kind; n counts the calls.
+	fail  func(gvk schema.GroupVersionKind, n int) error
+	calls map[schema.GroupVersionKind]int
+}
+
+func newFakeCache() *fakeCache {
+	return &fakeCache{
+		FakeInformers: &informertest.FakeInformers{},
+		informers:     map[schema.GroupVersionKind]*fakeInformer{},
+		calls:         map[schema.GroupVersionKind]int{},
+	}
+}
+
+func (c *fakeCache) GetInformer(_ context.Context, obj client.Object, _ ...cache.InformerGetOption) (cache.Informer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	c.calls[gvk]++
+	if c.fail != nil {
+		if err := c.fail(gvk, c.calls[gvk]); err != nil {
+			return nil, err
+		}
+	}
+	inf, ok := c.informers[gvk]
+	if !ok {
+		inf = &fakeInformer{FakeInformer: controllertest.NewFakeInformer(controllertest.Synced), handlers: map[*registration]toolscache.ResourceEventHandler{}}
+		c.informers[gvk] = inf
+	}
+	return inf, nil
+}
+
+func (c *fakeCache) RemoveInformer(_ context.Context, obj client.Object) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	if _, ok := c.informers[gvk]; ok {
+		delete(c.informers, gvk)
+		c.removed = append(c.removed, gvk)
+	}
+	return nil
+}
+
+// handlers is the number of handlers on the informer of gvk; -1 when there is none.
+func (c *fakeCache) handlers(gvk schema.GroupVersionKind) int {
+	c.mu.Lock()
+	inf, ok := c.informers[gvk]
+	c.mu.Unlock()
+	if !ok {
+		return -1
+	}
+	return inf.handlerCount()
+}
+
+func (c *fakeCache) removedKinds() []schema.GroupVersionKind {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.removed)
+}
+
+type nopReconciler struct{}
+
+func (nopReconciler) Reconcile(context.Context, reconcile.Request) (reconcile.Result, error) {
+	return reconcile.Result{}, nil
+}
+func (nopReconciler) SetGraph(*graph.Graph) {}
+func (nopReconciler) ExternalRequests(schema.GroupVersionKind, client.Object) []reconcile.Request {
+	return nil
+}
+
+// notified collects the RGD names the engine notifies.
+type notified struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (n *notified) Notify(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.names = append(n.names, name)
+}
+
+func (n *notified) has(name string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.names, name)
+}
+
+// testGraph is a graph of RGD rgd serving kind, generation gen, with one resource per child kind.
+func testGraph(rgd string, kind schema.GroupVersionKind, gen int64, children ...schema.GroupVersionKind) *graph.Graph {
+	g := &graph.Graph{RGDName: rgd, RGDUID: "uid-" + rgd, Generation: gen, Instance: graph.Instance{GVK: kind}}
+	for _, c := range children {
+		g.Nodes = append(g.Nodes, &graph.Node{ID: c.Kind, GVK: c})
+	}
+	return g
+}
+
+// startEngine runs an engine on c until the test ends.
+func startEngine(t *testing.T, c cache.Cache, n Notifier) *Engine {
+	t.Helper()
+	e := New(Options{Cache: c, Notifier: n, NewReconciler: func(*graph.Graph) InstanceReconciler { return nopReconciler{} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.Start(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	<-e.started
+	return e
+}
+
+// waitFor polls cond until it holds, failing the test after 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRegisterRetryAddsMissingWatch(t *testing.T) {
+	c := newFakeCache()
+	e := startEngine(t, c, nil)
+	ctx := context.Background()
+	if err := e.Register(ctx, testGraph("app", appGVK, 1, configMapGVK)); err != nil {
+		t.Fatalf("Register(generation 1): %v", err)
+	}
+	waitFor(t, "the controller to start its watches", func() bool { return c.handlers(configMapGVK) == 1 })
+
+	// The informer of the new child kind syncs, but the watch on it fails to start once.
+	c.mu.Lock()
+	c.fail = func(gvk schema.GroupVersionKind, n int) error {
+		if gvk == secretGVK && n == 2 {
+			return errors.New("watch refused")
+		}
+		return nil
+	}
+	c.mu.Unlock()
+	g2 := testGraph("app", appGVK, 2, configMapGVK, secretGVK)
+	if err := e.Register(ctx, g2); err == nil {
+		t.Fatalf("Register(generation 2) with a failing watch: got nil error")
+	}
+	if err := e.Register(ctx, g2); err != nil {
+		t.Fatalf("Register(generation 2) retry: %v", err)
+	}
+	if diff := cmp.Diff(1, c.handlers(secretGVK)); diff != "" {
+		t.Errorf("Register retry after a failed watch: handlers on the new child kind: -want, +got:\n%s", diff)
+	}
+}
+
+func TestInformersReferenceCounted(t *testing.T) {
+	c := newFakeCache()
+	e := startEngine(t, c, nil)
+	ctx := context.Background()
+	for _, g := range []*graph.Graph{
+		testGraph("app", appGVK, 1, configMapGVK, secretGVK),
+		testGraph("other", otherGVK, 1, configMapGVK),
+	} {
+		if err := e.Register(ctx, g); err != nil {
+			t.Fatalf("Register(%s): %v", g.RGDName, err)
+		}
+	}
+	waitFor(t, "the watches to start", func() bool { return c.handlers(configMapGVK) == 2 && c.handlers(secretGVK) == 1 })
+
+	steps := []struct {
+		reason      string
+		do          func()
+		wantRemoved []schema.GroupVersionKind
+		wantHeld    []schema.GroupVersionKind
+	}{
+		{
+			reason: "A kind the new graph no longer uses is let go; shared kinds stay.",
+			do: func() {
+				if err := e.Register(ctx, testGraph("app", appGVK, 2, configMapGVK)); err != nil {
+					t.Fatalf("Register(app generation 2): %v", err)
+				}
+			},
+			wantRemoved: []schema.GroupVersionKind{secretGVK},
+			wantHeld:    []schema.GroupVersionKind{appGVK, configMapGVK, otherGVK},
+		},
+		{
+			reason:      "Unregister lets go of the instance kind; another graph still uses ConfigMaps.",
+			do:          func() { e.Unregister(appGVK) },
+			wantRemoved: []schema.GroupVersionKind{secretGVK, appGVK},
+			wantHeld:    []schema.GroupVersionKind{configMapGVK, otherGVK},
+		},
+		{
+			reason:      "The last user lets go of every informer.",
+			do:          func() { e.Unregister(otherGVK) },
+			wantRemoved: []schema.GroupVersionKind{secretGVK, appGVK, configMapGVK, otherGVK},
+			wantHeld:    []schema.GroupVersionKind{},
+		},
+	}
+	byName := func(a, b schema.GroupVersionKind) int { return strings.Compare(a.String(), b.String()) }
+	for _, s := range steps {
+		s.do()
+		removed := c.removedKinds()
+		slices.SortFunc(removed, byName)
+		want := slices.Clone(s.wantRemoved)
+		slices.SortFunc(want, byName)
+		if diff := cmp.Diff(want, removed); diff != "" {
+			t.Errorf("%s\nremoved informers: -want, +got:\n%s", s.reason, diff)
+		}
+		held := e.Informers()
+		slices.SortFunc(held, byName)
+		wantHeld := slices.Clone(s.wantHeld)
+		slices.SortFunc(wantHeld, byName)
+		if diff := cmp.Diff(wantHeld, held); diff != "" {
+			t.Errorf("%s\nheld informers: -want, +got:\n%s", s.reason, diff)
+		}
+	}
+}
+
+func TestStoppedControllerIsReportedAndReplaced(t *testing.T) {
+	c := newFakeCache()
+	// The instance informer syncs in Register, but the controller's watch on it cannot start.
+	c.fail = func(gvk schema.GroupVersionKind, n int) error {
+		if gvk == appGVK && n == 2 {
+			return errors.New("watch refused")
+		}
+		return nil
+	}
+	n := &notified{}
+	e := startEngine(t, c, n)
+	g := testGraph("app", appGVK, 1, configMapGVK)
+	if err := e.Register(context.Background(), g); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	waitFor(t, "the RGD to be notified", func() bool { return n.has("app") })
+	if err := e.Stopped(appGVK); err == nil || e.Serving(appGVK) {
+		t.Fatalf("after the controller failed: Stopped() = %v, Serving() = %t; want an error and not serving", err, e.Serving(appGVK))
+	}
+	if err := e.Register(context.Background(), g); err != nil {
+		t.Fatalf("Register again: %v", err)
+	}
+	waitFor(t, "the new controller to watch its instances", func() bool { return c.handlers(appGVK) == 1 })
+	if err := e.Stopped(appGVK); err != nil || !e.Serving(appGVK) {
+		t.Errorf("after Register again: Stopped() = %v, Serving() = %t; want nil and serving", err, e.Serving(appGVK))
+	}
+}
+
+func TestInstanceDeletionNotifiesRGD(t *testing.T) {
+	c := newFakeCache()
+	n := &notified{}
+	e := startEngine(t, c, n)
+	if err := e.Register(context.Background(), testGraph("app", appGVK, 1)); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	waitFor(t, "the instance watch", func() bool { return c.handlers(appGVK) == 1 })
+	inst := &unstructured.Unstructured{}
+	inst.SetGroupVersionKind(appGVK)
+	inst.SetName("a")
+	c.mu.Lock()
+	inf := c.informers[appGVK]
+	c.mu.Unlock()
+	inf.delete(inst)
+	if !n.has("app") {
+		t.Errorf("deleting an instance did not notify its RGD")
+	}
+}
+
+func TestRemoveKind(t *testing.T) {
+	c := newFakeCache()
+	n := &notified{}
+	e := startEngine(t, c, n)
+	ctx := context.Background()
+	g := testGraph("app", appGVK, 1, secretGVK)
+	if err := e.Register(ctx, g); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	waitFor(t, "the child watch", func() bool { return c.handlers(secretGVK) == 1 })
+
+	e.RemoveKind(secretGVK.GroupKind())
+	if diff := cmp.Diff([]schema.GroupVersionKind{secretGVK}, c.removedKinds()); diff != "" {
+		t.Errorf("RemoveKind: removed informers: -want, +got:\n%s", diff)
+	}
+	if !n.has("app") {
+		t.Errorf("RemoveKind did not notify the RGD using the kind")
+	}
+	// The kind is served again: the same graph is registered again with its watch.
+	if err := e.Register(ctx, g); err != nil {
+		t.Fatalf("Register after RemoveKind: %v", err)
+	}
+	if diff := cmp.Diff(1, c.handlers(secretGVK)); diff != "" {
+		t.Errorf("Register after RemoveKind: handlers on the child kind: -want, +got:\n%s", diff)
+	}
+}
