@@ -125,7 +125,40 @@ type Resource struct {
 	// list expression; several iterators form a cartesian product.
 	// +kubebuilder:validation:Optional
 	ForEach []ForEachDimension `json:"forEach,omitempty"`
+	// DeletionPolicy says what becomes of the resource's objects when the instance is deleted
+	// or they are pruned: Delete (the default) deletes them; Orphan leaves them in place with
+	// kro's labels and ApplySet membership removed, so that no instance claims them afterwards.
+	// Templates only.
+	// +kubebuilder:validation:Optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+	// AdoptionPolicy says what kro does when the object already exists and belongs to no
+	// ApplySet: IfUnowned (the default) takes it over; Never refuses to (the instance reports
+	// the conflict and never writes it); Required takes it over, and waits for it to exist
+	// instead of creating it. Templates only.
+	// +kubebuilder:validation:Optional
+	AdoptionPolicy AdoptionPolicy `json:"adoptionPolicy,omitempty"`
 }
+
+// DeletionPolicy is what becomes of a resource's objects on instance deletion and pruning.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+// Deletion policies.
+const (
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// AdoptionPolicy is how kro treats an existing object that belongs to no ApplySet.
+// +kubebuilder:validation:Enum=IfUnowned;Never;Required
+type AdoptionPolicy string
+
+// Adoption policies.
+const (
+	AdoptionPolicyIfUnowned AdoptionPolicy = "IfUnowned"
+	AdoptionPolicyNever     AdoptionPolicy = "Never"
+	AdoptionPolicyRequired  AdoptionPolicy = "Required"
+)
 
 // ForEachDimension maps one iterator name to the expression of its list.
 // +kubebuilder:validation:MinProperties=1

@@ -65,6 +65,11 @@ func (s *informerSource) Start(ctx context.Context, q workqueue.TypedRateLimitin
 				return
 			}
 			enqueue(newObj)
+			// An object whose labels changed (kro released it, someone relabelled it) still
+			// matters to the instances its old labels named.
+			if okOld && okNew && !equality.Semantic.DeepEqual(o.GetLabels(), n.GetLabels()) {
+				enqueue(oldObj)
+			}
 		},
 		DeleteFunc: func(o any) {
 			enqueue(o)

@@ -218,6 +218,9 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 	if ext != nil && len(r.ForEach) > 0 {
 		return nil, fmt.Errorf("resource %q: an externalRef cannot use forEach", r.ID)
 	}
+	if ext != nil && (r.DeletionPolicy != "" || r.AdoptionPolicy != "") {
+		return nil, fmt.Errorf("resource %q: deletionPolicy and adoptionPolicy apply to templates, kro never writes an externalRef", r.ID)
+	}
 	if len(r.ForEach) > maxCollectionDimensions {
 		return nil, fmt.Errorf("resource %q field \"forEach\": %d dimensions, at most %d are allowed", r.ID, len(r.ForEach), maxCollectionDimensions)
 	}
@@ -251,7 +254,12 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 		Template:    tmpl,
 		External:    ext,
 		KroInstance: b.isKro != nil && b.isKro(mapping.Resource),
+		Orphan:      r.DeletionPolicy == v1alpha1.DeletionPolicyOrphan,
+		Adoption:    r.AdoptionPolicy,
 		forEach:     r.ForEach,
+	}
+	if n.Adoption == "" {
+		n.Adoption = v1alpha1.AdoptionPolicyIfUnowned
 	}
 	for _, f := range fields {
 		field, err := newField(f)

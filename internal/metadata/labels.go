@@ -47,6 +47,11 @@ const (
 	// so that an unchanged desired state needs no apply, also after a restart.
 	DesiredHashAnnotation = "internal.kro.run/desired-hash"
 
+	// DeletionPolicyAnnotation on a child records its resource's deletionPolicy when it is not
+	// the default, so that deletion and pruning read it from the object, whatever the graph
+	// has become since.
+	DeletionPolicyAnnotation = "internal.kro.run/deletion-policy"
+
 	// AllowBreakingChangesAnnotation on an RGD lets a breaking CRD schema change through.
 	AllowBreakingChangesAnnotation = "kro.run/allow-breaking-changes"
 )

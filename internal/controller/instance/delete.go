@@ -38,7 +38,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 		if len(wave) == 0 {
 			continue
 		}
-		if err := r.deleteOwned(ctx, wave, applySetID, "instance-deleted"); err != nil {
+		if err := r.removeOwned(ctx, wave, applySetID, "instance-deleted"); err != nil {
 			return ctrl.Result{}, err
 		}
 		// Wait for the watch to report this wave gone before the next one.

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
@@ -11,11 +12,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
 	"github.com/kro-run/kro/internal/metrics"
@@ -183,27 +186,61 @@ func (t *takenObjects) forget(setID string, key objectKey) {
 	}
 }
 
-// deleteOwned deletes objects of the instance's ApplySet that are not already being deleted,
-// in the background (what they own goes too: a Job's Pods), each with a UID precondition so
-// that an object replaced by someone else since the cache saw it is never touched.
-func (r *Reconciler) deleteOwned(ctx context.Context, objs []*unstructured.Unstructured, setID, reason string) error {
+// removeOwned removes objects of the instance's ApplySet that are not already being deleted.
+// An object whose resource has deletionPolicy Orphan is released: kro's labels and
+// annotations are removed, so it stays and no instance claims it. Any other is deleted in the
+// background (what it owns goes too: a Job's Pods). Both carry the object's UID as a
+// precondition, so that an object replaced by someone else since the cache saw it is never
+// touched.
+func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstructured, setID, reason string) error {
 	for _, obj := range objs {
 		if obj.GetLabels()[metadata.ApplySetPartOfLabel] != setID || obj.GetDeletionTimestamp() != nil {
 			continue
 		}
-		ctrl.LoggerFrom(ctx).Info("Deleting resource", "reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetKind(), "name", objectName(obj))
-		uid := obj.GetUID()
-		err := r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
-			client.Preconditions{UID: &uid})
+		log := ctrl.LoggerFrom(ctx).WithValues("reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetKind(), "name", objectName(obj))
+		var err error
+		if obj.GetAnnotations()[metadata.DeletionPolicyAnnotation] == string(v1alpha1.DeletionPolicyOrphan) {
+			log.Info("Releasing resource (deletionPolicy Orphan)")
+			err = r.release(ctx, obj)
+		} else {
+			log.Info("Deleting resource")
+			uid := obj.GetUID()
+			err = r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
+				client.Preconditions{UID: &uid})
+		}
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			// A conflict means the object was replaced since the cache saw it: the new one is
 			// not this one, and the retry reads the cache again.
-			return clusterError(fmt.Errorf("deleting %s %s: %w", obj.GetKind(), objectName(obj), err))
+			return clusterError(fmt.Errorf("removing %s %s: %w", obj.GetKind(), objectName(obj), err))
 		default:
 			metrics.Deletions.WithLabelValues(r.kind(), reason).Inc()
 		}
 	}
 	return nil
+}
+
+// release removes kro's labels and annotations from an object with a merge patch whose
+// metadata.uid is a precondition.
+func (r *Reconciler) release(ctx context.Context, obj *unstructured.Unstructured) error {
+	labels := map[string]any{}
+	for k, v := range obj.GetLabels() {
+		if metadata.IsReserved(k) || k == metadata.ApplySetPartOfLabel || k == metadata.ManagedByLabel && v == metadata.ManagedByKro {
+			labels[k] = nil
+		}
+	}
+	annotations := map[string]any{}
+	for k := range obj.GetAnnotations() {
+		if metadata.IsReserved(k) {
+			annotations[k] = nil
+		}
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"uid": obj.GetUID(), "labels": labels, "annotations": annotations,
+	}})
+	if err != nil {
+		return err
+	}
+	return r.opts.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))
 }

@@ -94,15 +94,15 @@ func TestDeleteOwned(t *testing.T) {
 				},
 			}).Build()
 			r := New(&graph.Graph{}, Options{Client: c})
-			err := r.deleteOwned(context.Background(), tc.objs, "set", "test")
+			err := r.removeOwned(context.Background(), tc.objs, "set", "test")
 			if (err != nil) != tc.wantErr {
-				t.Fatalf("%s\ndeleteOwned(): error %v, want error %v", tc.reason, err, tc.wantErr)
+				t.Fatalf("%s\nremoveOwned(): error %v, want error %v", tc.reason, err, tc.wantErr)
 			}
 			if err != nil && !isClusterError(err) {
-				t.Errorf("%s\ndeleteOwned(): error %v is not retried as a cluster error", tc.reason, err)
+				t.Errorf("%s\nremoveOwned(): error %v is not retried as a cluster error", tc.reason, err)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("%s\ndeleteOwned(): -want, +got:\n%s", tc.reason, diff)
+				t.Errorf("%s\nremoveOwned(): -want, +got:\n%s", tc.reason, diff)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
 	"github.com/kro-run/kro/internal/metrics"
@@ -185,6 +186,11 @@ func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n 
 	}
 	addLabels(desired, metadata.ChildLabels(childIdentity(g, p.inst), n.ID, p.setID))
 	observed, err := r.apply(ctx, n, desired, p.setID)
+	if errors.Is(err, errAwaitingObject) {
+		var o outcome
+		o.await(r, p, n, desired, err)
+		return o
+	}
 	if err != nil {
 		return outcome{err: fmt.Errorf("resource %q: %w", n.ID, err)}
 	}
@@ -227,14 +233,18 @@ func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass
 		addLabels(obj, labels)
 		desired[i] = obj
 	}
-	o := outcome{isList: true, list: make([]*unstructured.Unstructured, len(desired))}
+	o := outcome{isList: true, list: make([]*unstructured.Unstructured, 0, len(desired))}
 	for i, obj := range desired {
 		live, err := r.apply(ctx, n, obj, p.setID)
+		if errors.Is(err, errAwaitingObject) {
+			o.await(r, p, n, obj, err)
+			continue
+		}
 		if err != nil {
 			return outcome{err: fmt.Errorf("resource %q item %d: %w", n.ID, i, err)}
 		}
 		o.keep = append(o.keep, keyOf(obj))
-		o.list[i] = live
+		o.list = append(o.list, live)
 		ready, expr, err := p.rt.ReadyObject(ctx, n.ID, live.Object)
 		if err != nil {
 			return outcome{err: err}
@@ -244,6 +254,17 @@ func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass
 		}
 	}
 	return o
+}
+
+// await records that a node waits for its object to exist (adoptionPolicy Required): its
+// dependents wait, and the object's creation re-triggers the instance, as for an externalRef.
+func (o *outcome) await(r *Reconciler, p *pass, n *graph.Node, obj *unstructured.Unstructured, err error) {
+	track := externalRef{gvk: n.GVK, namespace: obj.GetNamespace(), name: obj.GetName()}
+	r.externals.add(client.ObjectKeyFromObject(p.inst), track)
+	o.externals = append(o.externals, track)
+	if o.waiting == "" {
+		o.waiting = fmt.Sprintf("resource %q is waiting: %v", n.ID, err)
+	}
 }
 
 // syncExternal reads an externalRef from the cache; kro never writes it.
@@ -314,13 +335,17 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 // that of two instances racing for one name exactly one wins; the other reads the object
 // again and reports the conflict.
 func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
-	hash, err := hashJSON(desired.Object)
-	if err != nil {
-		return nil, err
-	}
 	annotations := desired.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
+	}
+	if n.Orphan {
+		annotations[metadata.DeletionPolicyAnnotation] = string(v1alpha1.DeletionPolicyOrphan)
+		desired.SetAnnotations(annotations)
+	}
+	hash, err := hashJSON(desired.Object)
+	if err != nil {
+		return nil, err
 	}
 	annotations[metadata.DesiredHashAnnotation] = strconv.FormatUint(hash, 36)
 	desired.SetAnnotations(annotations)
@@ -331,6 +356,8 @@ func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstruct
 	for attempt := 0; ; attempt++ {
 		var guard string
 		switch {
+		case apierrors.IsNotFound(err) && n.Adoption == v1alpha1.AdoptionPolicyRequired:
+			return nil, fmt.Errorf("%w: %s %s does not exist", errAwaitingObject, n.GVK.Kind, objectName(desired))
 		case apierrors.IsNotFound(err):
 			guard = createGuard
 		case err != nil:
@@ -344,6 +371,9 @@ func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstruct
 					return live, nil
 				}
 			case "":
+				if n.Adoption == v1alpha1.AdoptionPolicyNever {
+					return nil, clusterError(fmt.Errorf("%w: %s %s exists and belongs to no ApplySet", errNotAdopted, n.GVK.Kind, objectName(live)))
+				}
 				guard = live.GetResourceVersion()
 			default:
 				return nil, clusterError(fmt.Errorf("%w: %s %s is part of %s", errConflict, n.GVK.Kind, objectName(live), owner))
@@ -372,6 +402,14 @@ func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstruct
 		err = r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	}
 }
+
+// errAwaitingObject marks an object of a resource with adoptionPolicy Required that does not
+// exist: kro waits for it and never creates it.
+var errAwaitingObject = errors.New("adoptionPolicy Required: waiting for the object to exist")
+
+// errNotAdopted marks an existing object of a resource with adoptionPolicy Never: kro never
+// takes it over.
+var errNotAdopted = errors.New("adoptionPolicy Never: kro does not take over an existing object")
 
 // createGuard is the resourceVersion precondition of an apply that may only create: no
 // existing object has it, so the apply fails with a conflict if the object exists.
