@@ -128,7 +128,7 @@ type Resource struct {
 	// DeletionPolicy says what becomes of the resource's objects when the instance is deleted
 	// or they are pruned: Delete (the default) deletes them; Orphan leaves them in place with
 	// kro's labels and ApplySet membership removed, so that no instance claims them afterwards.
-	// Templates only.
+	// Orphaned, the reference kro's spelling, means the same. Templates only.
 	// +kubebuilder:validation:Optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 	// AdoptionPolicy says what kro does when the object already exists and belongs to no
@@ -140,14 +140,22 @@ type Resource struct {
 }
 
 // DeletionPolicy is what becomes of a resource's objects on instance deletion and pruning.
-// +kubebuilder:validation:Enum=Delete;Orphan
+// +kubebuilder:validation:Enum=Delete;Orphan;Orphaned
 type DeletionPolicy string
 
 // Deletion policies.
 const (
 	DeletionPolicyDelete DeletionPolicy = "Delete"
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+	// DeletionPolicyOrphaned is the reference kro's name of Orphan, and the value kro writes
+	// in the deletion-policy annotation, as the reference does.
+	DeletionPolicyOrphaned DeletionPolicy = "Orphaned"
 )
+
+// Orphans reports whether the policy leaves objects in place.
+func (p DeletionPolicy) Orphans() bool {
+	return p == DeletionPolicyOrphan || p == DeletionPolicyOrphaned
+}
 
 // AdoptionPolicy is how kro treats an existing object that belongs to no ApplySet.
 // +kubebuilder:validation:Enum=IfUnowned;Never;Required

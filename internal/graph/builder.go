@@ -254,7 +254,7 @@ func (b *Builder) node(r *v1alpha1.Resource, instanceNamespaced bool) (*Node, er
 		Template:    tmpl,
 		External:    ext,
 		KroInstance: b.isKro != nil && b.isKro(mapping.Resource),
-		Orphan:      r.DeletionPolicy == v1alpha1.DeletionPolicyOrphan,
+		Orphan:      r.DeletionPolicy.Orphans(),
 		Adoption:    r.AdoptionPolicy,
 		forEach:     r.ForEach,
 	}

@@ -48,8 +48,8 @@ const (
 	DesiredHashAnnotation = "internal.kro.run/desired-hash"
 
 	// DeletionPolicyAnnotation on a child records its resource's deletionPolicy when it is not
-	// the default, so that deletion and pruning read it from the object, whatever the graph
-	// has become since.
+	// the default ("Orphaned", as the reference kro writes it), so that deletion and pruning
+	// read it from the object, whatever the graph has become since.
 	DeletionPolicyAnnotation = "internal.kro.run/deletion-policy"
 
 	// AllowBreakingChangesAnnotation on an RGD lets a breaking CRD schema change through.

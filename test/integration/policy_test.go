@@ -50,7 +50,7 @@ spec:
       metadata: {name: "${schema.metadata.name}-kept"}
       data: {a: "1"}
   - id: extra
-    deletionPolicy: Orphan
+    deletionPolicy: Orphaned  # the reference kro's spelling
     includeWhen: ["${schema.spec.keepExtra}"]
     template:
       apiVersion: v1

@@ -199,7 +199,7 @@ func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstr
 		}
 		log := ctrl.LoggerFrom(ctx).WithValues("reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetKind(), "name", objectName(obj))
 		var err error
-		if obj.GetAnnotations()[metadata.DeletionPolicyAnnotation] == string(v1alpha1.DeletionPolicyOrphan) {
+		if v1alpha1.DeletionPolicy(obj.GetAnnotations()[metadata.DeletionPolicyAnnotation]).Orphans() {
 			log.Info("Releasing resource (deletionPolicy Orphan)")
 			err = r.release(ctx, obj)
 		} else {

@@ -340,7 +340,7 @@ func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstruct
 		annotations = map[string]string{}
 	}
 	if n.Orphan {
-		annotations[metadata.DeletionPolicyAnnotation] = string(v1alpha1.DeletionPolicyOrphan)
+		annotations[metadata.DeletionPolicyAnnotation] = string(v1alpha1.DeletionPolicyOrphaned)
 		desired.SetAnnotations(annotations)
 	}
 	hash, err := hashJSON(desired.Object)
