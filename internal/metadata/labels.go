@@ -47,6 +47,10 @@ const (
 	// so that an unchanged desired state needs no apply, also after a restart.
 	DesiredHashAnnotation = "internal.kro.run/desired-hash"
 
+	// ApplyOrderAnnotation on a child is the one-based level of its resource in the graph, as
+	// the reference kro writes it: deletion goes from the highest order to the lowest.
+	ApplyOrderAnnotation = "internal.kro.run/apply-order"
+
 	// DeletionPolicyAnnotation on a child records its resource's deletionPolicy when it is not
 	// the default ("Orphaned", as the reference kro writes it), so that deletion and pruning
 	// read it from the object, whatever the graph has become since.

@@ -3,6 +3,10 @@ package instance
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,23 +67,36 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 	return ctrl.Result{}, nil
 }
 
-// deletionWaves groups owned objects into the order they are deleted in: objects of nodes the
-// graph does not have first, then each level of the graph from the last to the first.
+// deletionWaves groups owned objects into the order they are deleted in, dependents first.
+// An object's wave is its apply order (see applyOrder), read from the object itself, so that
+// objects written by the reference kro, or by an earlier graph, are deleted in their order;
+// an object without one is of a node the graph does not know and goes first.
 func deletionWaves(g *graph.Graph, owned []*unstructured.Unstructured) [][]*unstructured.Unstructured {
-	level := map[string]int{}
-	for i, ids := range g.Levels {
-		for _, id := range ids {
-			level[id] = i
-		}
-	}
-	waves := make([][]*unstructured.Unstructured, len(g.Levels)+1)
+	byOrder := map[int][]*unstructured.Unstructured{}
 	for _, obj := range owned {
-		i, ok := level[obj.GetLabels()[metadata.NodeIDLabel]]
-		if !ok {
-			waves[0] = append(waves[0], obj)
-			continue
+		order, err := strconv.Atoi(obj.GetAnnotations()[metadata.ApplyOrderAnnotation])
+		if err != nil {
+			order = applyOrder(g, obj.GetLabels()[metadata.NodeIDLabel])
 		}
-		waves[len(g.Levels)-i] = append(waves[len(g.Levels)-i], obj)
+		byOrder[order] = append(byOrder[order], obj)
+	}
+	orders := slices.Sorted(maps.Keys(byOrder))
+	slices.Reverse(orders)
+	waves := make([][]*unstructured.Unstructured, 0, len(orders))
+	for _, o := range orders {
+		waves = append(waves, byOrder[o])
 	}
 	return waves
+}
+
+// applyOrder is the one-based level of a node in the graph, as the reference kro writes it in
+// the apply-order annotation: dependents have higher orders and are deleted first. A node the
+// graph does not have gets the highest order.
+func applyOrder(g *graph.Graph, id string) int {
+	for i, ids := range g.Levels {
+		if slices.Contains(ids, id) {
+			return i + 1
+		}
+	}
+	return math.MaxInt
 }

@@ -131,4 +131,20 @@ func TestDeletionWaves(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("deletionWaves(): -want, +got:\n%s", diff)
 	}
+	// Written by the reference kro (or an earlier graph): its apply order wins over the graph.
+	byReference := ownedObject("r", "config", "set", false)
+	byReference.SetAnnotations(map[string]string{metadata.ApplyOrderAnnotation: "3"})
+	owned = append(owned, byReference)
+	got = nil
+	for _, wave := range deletionWaves(g, owned) {
+		var names []string
+		for _, o := range wave {
+			names = append(names, o.GetName())
+		}
+		got = append(got, names)
+	}
+	want = [][]string{{"old"}, {"i", "r"}, {"d", "s"}, {"c"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("deletionWaves() with apply-order annotations: -want, +got:\n%s", diff)
+	}
 }

@@ -185,7 +185,7 @@ func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n 
 		return pending(err)
 	}
 	addLabels(desired, metadata.ChildLabels(childIdentity(g, p.inst), n.ID, p.setID))
-	observed, err := r.apply(ctx, n, desired, p.setID)
+	observed, err := r.apply(ctx, g, n, desired, p.setID)
 	if errors.Is(err, errAwaitingObject) {
 		var o outcome
 		o.await(r, p, n, desired, err)
@@ -235,7 +235,7 @@ func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass
 	}
 	o := outcome{isList: true, list: make([]*unstructured.Unstructured, 0, len(desired))}
 	for i, obj := range desired {
-		live, err := r.apply(ctx, n, obj, p.setID)
+		live, err := r.apply(ctx, g, n, obj, p.setID)
 		if errors.Is(err, errAwaitingObject) {
 			o.await(r, p, n, obj, err)
 			continue
@@ -334,15 +334,16 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 // adopting one that belongs to no ApplySet) is guarded by a resourceVersion precondition, so
 // that of two instances racing for one name exactly one wins; the other reads the object
 // again and reports the conflict.
-func (r *Reconciler) apply(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
+func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
 	annotations := desired.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
+	annotations[metadata.ApplyOrderAnnotation] = strconv.Itoa(applyOrder(g, n.ID))
 	if n.Orphan {
 		annotations[metadata.DeletionPolicyAnnotation] = string(v1alpha1.DeletionPolicyOrphaned)
-		desired.SetAnnotations(annotations)
 	}
+	desired.SetAnnotations(annotations)
 	hash, err := hashJSON(desired.Object)
 	if err != nil {
 		return nil, err
