@@ -99,19 +99,23 @@ type Instance struct {
 
 // ChildLabels are the labels kro sets on every object it applies for an instance's node.
 func ChildLabels(inst Instance, nodeID, applySetID string) map[string]string {
-	return map[string]string{
-		OwnedLabel:             "true",
-		KroVersionLabel:        version.Version,
-		InstanceIDLabel:        inst.UID,
-		InstanceNameLabel:      inst.Name,
-		InstanceNamespaceLabel: inst.Namespace,
-		InstanceGroupLabel:     inst.Group,
-		InstanceVersionLabel:   inst.Version,
-		InstanceKindLabel:      inst.Kind,
-		ManagedByLabel:         ManagedByKro,
-		NodeIDLabel:            nodeID,
-		ApplySetPartOfLabel:    applySetID,
+	labels := map[string]string{
+		OwnedLabel:           "true",
+		KroVersionLabel:      version.Version,
+		InstanceIDLabel:      inst.UID,
+		InstanceNameLabel:    inst.Name,
+		InstanceGroupLabel:   inst.Group,
+		InstanceVersionLabel: inst.Version,
+		InstanceKindLabel:    inst.Kind,
+		ManagedByLabel:       ManagedByKro,
+		NodeIDLabel:          nodeID,
+		ApplySetPartOfLabel:  applySetID,
 	}
+	// As the reference kro: no namespace label for the children of a cluster-scoped instance.
+	if inst.Namespace != "" {
+		labels[InstanceNamespaceLabel] = inst.Namespace
+	}
+	return labels
 }
 
 // InstanceLabels are the labels kro keeps on an instance of an RGD's kind.

@@ -246,7 +246,7 @@ spec:
 		}{{nsGVK, "", target, "ns"}, {configMapGVK, target, "cl-config", "config"}} {
 			obj := get(g, child.gvk, child.ns, child.name)
 			g.Expect(obj).NotTo(gomega.BeNil(), "%s %s", child.gvk.Kind, child.name)
-			g.Expect(obj.GetLabels()).To(gomega.HaveKeyWithValue(metadata.InstanceNamespaceLabel, ""))
+			g.Expect(obj.GetLabels()).NotTo(gomega.HaveKey(metadata.InstanceNamespaceLabel), "the reference sets no namespace label for a cluster-scoped instance")
 			g.Expect(obj.GetLabels()).To(gomega.HaveKeyWithValue(metadata.InstanceNameLabel, "cl"))
 			g.Expect(obj.GetLabels()).To(gomega.HaveKeyWithValue(metadata.NodeIDLabel, child.node))
 			g.Expect(obj.GetLabels()).To(gomega.HaveKeyWithValue(metadata.ApplySetPartOfLabel, metadata.ApplySetID("cl", "", "ItCluster", "kro.run")))
