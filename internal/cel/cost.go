@@ -17,36 +17,42 @@ import (
 
 // Static cost defaults.
 const (
-	// DefaultStaticCostLimit is the largest worst-case cost estimate a program may have under
-	// DefaultLimits. The estimate assumes every input of unknown size is DefaultMaxInputSize
-	// large, which real data rarely is, so the static limit only rejects expressions that are
-	// expensive on any realistic input (three comprehensions nested over data of unknown size)
-	// and leaves the rest to the runtime limit; two nested comprehensions pass.
+	// DefaultStaticCostLimit is the estimated worst-case cost above which a program gets a
+	// Warning under DefaultLimits. The estimate assumes every input of unknown size is
+	// DefaultMaxInputSize large, which real data rarely is, so the warning points at
+	// expressions that are expensive on any large input (three comprehensions nested over data
+	// of unknown size, a sort of a long list); two nested comprehensions pass quietly.
 	DefaultStaticCostLimit uint64 = 100 * DefaultCostLimit
 	// DefaultMaxInputSize is the size (characters of a string, items of a list, entries of a
 	// map) the static estimate assumes for data whose size the environment does not know.
 	DefaultMaxInputSize uint64 = 1024
 )
 
-// ErrCostLimitExceeded means an expression is too expensive: either its static worst-case
-// estimate exceeds the static limit (reported by CompileWithLimits) or an evaluation ran past
-// the runtime limit (reported by Eval).
+// ErrCostLimitExceeded means an expression is too expensive: either it costs more than the
+// runtime limit on every input (reported by CompileWithLimits) or an evaluation ran past the
+// runtime limit (reported by Eval).
 var ErrCostLimitExceeded = errors.New("cost limit exceeded")
 
 // Limits bounds the cost of a compiled program.
+//
+// The runtime limit is the real bound: an evaluation that runs past it fails. The static
+// estimate only refuses an expression that no input could make affordable (its minimum cost
+// is above the runtime limit) and otherwise, when its worst case is above StaticCostLimit,
+// leaves a Warning on the program: the reference kro accepts such expressions, and on the
+// small inputs they usually see they are cheap.
 type Limits struct {
 	// CostLimit bounds the runtime cost of one evaluation. Zero means DefaultCostLimit.
 	CostLimit uint64
-	// StaticCostLimit rejects, at compile time, an expression whose worst-case estimated cost
-	// exceeds it. Zero (the default) disables the static check.
+	// StaticCostLimit sets Program.Warning on an expression whose worst-case estimated cost
+	// exceeds it. Zero (the default) disables the warning.
 	StaticCostLimit uint64
 	// MaxInputSize is the size the static estimate assumes for data of unknown size. Zero
 	// means DefaultMaxInputSize.
 	MaxInputSize uint64
 }
 
-// DefaultLimits are the runtime limit, a static limit of DefaultStaticCostLimit and the
-// default input size assumption.
+// DefaultLimits are the runtime limit, a warning above DefaultStaticCostLimit and the default
+// input size assumption.
 func DefaultLimits() Limits {
 	return Limits{
 		CostLimit:       DefaultCostLimit,
@@ -236,24 +242,31 @@ func addSat(a, b uint64) uint64 {
 	return a + b
 }
 
-// CompileWithLimits is Compile with explicit limits: the program runs under limits.CostLimit,
-// and when limits.StaticCostLimit is set an expression whose worst-case estimate exceeds it is
-// rejected with an error wrapping ErrCostLimitExceeded.
+// CompileWithLimits is Compile with explicit limits: the program runs under limits.CostLimit.
+// An expression whose estimated minimum cost (the cost on the smallest inputs) is above the
+// runtime limit is rejected with an error wrapping ErrCostLimitExceeded: every evaluation
+// would fail. When limits.StaticCostLimit is set and the estimated worst case exceeds it, the
+// program is returned with a Warning.
 func CompileWithLimits(env *cel.Env, expr string, limits Limits) (*Program, error) {
 	limits = limits.withDefaults()
 	checked, iss := env.Compile(expr)
 	if iss.Err() != nil {
 		return nil, iss.Err()
 	}
-	if limits.StaticCostLimit > 0 {
-		est, err := EstimateCost(env, checked, limits.MaxInputSize)
-		if err != nil {
-			return nil, err
-		}
-		if est.Max > limits.StaticCostLimit {
-			return nil, fmt.Errorf("estimated worst-case cost %s exceeds the limit of %d (simplify the expression or bound the size of its inputs): %w",
-				costString(est.Max), limits.StaticCostLimit, ErrCostLimitExceeded)
-		}
+	est, err := EstimateCost(env, checked, limits.MaxInputSize)
+	if err != nil {
+		return nil, err
+	}
+	// A saturated minimum means cel-go lost track of the sizes, not that the expression is
+	// infinitely expensive.
+	if est.Min > limits.CostLimit && est.Min != math.MaxUint64 {
+		return nil, fmt.Errorf("estimated to cost at least %d, more than the runtime limit of %d, on any input: %w",
+			est.Min, limits.CostLimit, ErrCostLimitExceeded)
+	}
+	var warning string
+	if limits.StaticCostLimit > 0 && est.Max > limits.StaticCostLimit {
+		warning = fmt.Sprintf("estimated worst-case cost %s exceeds %d for inputs of up to %d items; evaluations that cost more than the runtime limit of %d fail",
+			costString(est.Max), limits.StaticCostLimit, limits.MaxInputSize, limits.CostLimit)
 	}
 	prg, err := env.Program(checked,
 		cel.CostLimit(limits.CostLimit),
@@ -267,6 +280,8 @@ func CompileWithLimits(env *cel.Env, expr string, limits Limits) (*Program, erro
 		Expression: expr,
 		OutputType: checked.OutputType(),
 		References: references(checked.NativeRep(), env),
+		Warning:    warning,
+		costLimit:  limits.CostLimit,
 		program:    prg,
 	}, nil
 }

@@ -3,6 +3,7 @@ package cel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ func TestEstimateCost(t *testing.T) {
 		maxInputSize   uint64
 		wantMaxAtMost  uint64
 		wantMaxAtLeast uint64
+		wantMinAtMost  uint64 // checked when set
 	}{
 		"Constant": {
 			reason:        "constant arithmetic costs nothing to speak of",
@@ -72,6 +74,19 @@ func TestEstimateCost(t *testing.T) {
 			expr:          `schema.spec.ports.map(x, schema.spec.ports.map(y, x * y))`,
 			wantMaxAtMost: DefaultStaticCostLimit,
 		},
+		"RangeOfComputedSize": {
+			reason:         "lists.range of a computed size may be empty: the minimum is small, the maximum unbounded",
+			expr:           `lists.range(v.n).map(i, i)`,
+			wantMinAtMost:  100,
+			wantMaxAtLeast: math.MaxUint64,
+			wantMaxAtMost:  math.MaxUint64,
+		},
+		"RangeOfLiteralSize": {
+			reason:         "lists.range of a literal size has an exact cost",
+			expr:           `lists.range(10).map(i, i)`,
+			wantMaxAtLeast: 100,
+			wantMaxAtMost:  200,
+		},
 		"ThreeNestedComprehensions": {
 			reason:         "three comprehensions nested over unknown data exceed the default static limit",
 			expr:           nestedThree,
@@ -93,6 +108,9 @@ func TestEstimateCost(t *testing.T) {
 			if got.Max < tc.wantMaxAtLeast || got.Max > tc.wantMaxAtMost {
 				t.Errorf("%s\nEstimateCost(%q).Max = %d, want in [%d, %d]", tc.reason, tc.expr, got.Max, tc.wantMaxAtLeast, tc.wantMaxAtMost)
 			}
+			if tc.wantMinAtMost > 0 && got.Min > tc.wantMinAtMost {
+				t.Errorf("%s\nEstimateCost(%q).Min = %d, want at most %d", tc.reason, tc.expr, got.Min, tc.wantMinAtMost)
+			}
 			if got.Min > got.Max {
 				t.Errorf("EstimateCost(%q) = %+v: min above max", tc.expr, got)
 			}
@@ -106,47 +124,92 @@ func TestCompileWithLimits(t *testing.T) {
 		expr         string
 		limits       Limits
 		wantExceeded bool
+		wantWarning  bool
 	}{
 		"DefaultsAcceptSimple": {
-			reason: "an ordinary expression passes the default static limit",
+			reason: "an ordinary expression passes without a warning",
 			expr:   `{"name": schema.spec.name + "-" + random.seededString(5, v.uid), "labels": schema.spec.labels.merge({"a": "b"})}`,
 			limits: DefaultLimits(),
 		},
-		"DefaultsRejectNested": {
-			reason:       "a cubic expression over unknown data is rejected at compile time",
-			expr:         nestedThree,
-			limits:       DefaultLimits(),
-			wantExceeded: true,
+		"DefaultsWarnNested": {
+			reason:      "a cubic expression over unknown data is accepted with a warning: small inputs are cheap",
+			expr:        nestedThree,
+			limits:      DefaultLimits(),
+			wantWarning: true,
+		},
+		"SortByIsAccepted": {
+			reason:      "sorting a list of unknown size is expensive only on large lists",
+			expr:        `schema.spec.members.sortBy(c, c.metadata.name).map(c, c.metadata.name).join(",")`,
+			limits:      DefaultLimits(),
+			wantWarning: true,
+		},
+		"SortByLiteralIsAccepted": {
+			reason:      "cel-go cannot bound sortBy on a literal list, which is no reason to refuse it",
+			expr:        `json.marshal([{"n": "b"}, {"n": "a"}].sortBy(e, e.n).map(e, e.n))`,
+			limits:      DefaultLimits(),
+			wantWarning: true,
+		},
+		"RangeOfComputedSize": {
+			reason:      "lists.range of a computed size may be small: cel-go's estimate of its minimum is not a reason to refuse",
+			expr:        `lists.range(v.n).map(i, string(i))`,
+			limits:      DefaultLimits(),
+			wantWarning: true,
 		},
 		"NoStaticLimit": {
-			reason: "without a static limit only the runtime limit applies",
+			reason: "without a static limit nothing is reported",
 			expr:   nestedThree,
 			limits: Limits{},
 		},
 		"SmallStaticLimit": {
-			reason:       "a kro function's own estimate counts against the static limit",
-			expr:         `lists.setAtIndex(v.tags, 0, "x")`,
-			limits:       Limits{StaticCostLimit: 500},
-			wantExceeded: true,
+			reason:      "a kro function's own estimate counts against the static limit",
+			expr:        `lists.setAtIndex(v.tags, 0, "x")`,
+			limits:      Limits{StaticCostLimit: 500},
+			wantWarning: true,
 		},
 		"SmallInputSize": {
 			reason: "a smaller assumed input size lowers the estimate below the limit",
 			expr:   `lists.setAtIndex(v.tags, 0, "x")`,
 			limits: Limits{StaticCostLimit: 500, MaxInputSize: 100},
 		},
+		"MinimumAboveRuntimeLimit": {
+			reason:       "an expression that costs more than the runtime limit on every input can never succeed",
+			expr:         `lists.range(2000).map(i, lists.range(2000).map(j, i * j)).size()`,
+			limits:       DefaultLimits(),
+			wantExceeded: true,
+		},
+		"MinimumAboveSmallRuntimeLimit": {
+			reason:       "the minimum is compared with the runtime limit, with or without a static limit",
+			expr:         `lists.setAtIndex([1, 2, 3], 0, 9)`,
+			limits:       Limits{CostLimit: 5},
+			wantExceeded: true,
+		},
+		"MinimumWithinRuntimeLimit": {
+			reason: "a literal computation within the runtime limit passes",
+			expr:   `lists.range(100).map(i, i * i).size()`,
+			limits: DefaultLimits(),
+		},
 	}
 	env := libraryEnv(t)
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := CompileWithLimits(env, tc.expr, tc.limits)
+			prg, err := CompileWithLimits(env, tc.expr, tc.limits)
 			if diff := cmp.Diff(tc.wantExceeded, errors.Is(err, ErrCostLimitExceeded)); diff != "" {
 				t.Errorf("%s\nerrors.Is(CompileWithLimits(%q), ErrCostLimitExceeded) (error %v): -want, +got:\n%s", tc.reason, tc.expr, err, diff)
 			}
-			if !tc.wantExceeded && err != nil {
-				t.Errorf("%s\nCompileWithLimits(%q): %v", tc.reason, tc.expr, err)
+			if tc.wantExceeded {
+				if err != nil && !strings.Contains(err.Error(), "on any input") {
+					t.Errorf("%s\nCompileWithLimits(%q): error %q does not explain that no input is cheap enough", tc.reason, tc.expr, err)
+				}
+				return
 			}
-			if tc.wantExceeded && err != nil && !strings.Contains(err.Error(), "estimated worst-case cost") {
-				t.Errorf("%s\nCompileWithLimits(%q): error %q does not explain the estimate", tc.reason, tc.expr, err)
+			if err != nil {
+				t.Fatalf("%s\nCompileWithLimits(%q): %v", tc.reason, tc.expr, err)
+			}
+			if diff := cmp.Diff(tc.wantWarning, prg.Warning != ""); diff != "" {
+				t.Errorf("%s\nCompileWithLimits(%q).Warning = %q: warning wanted: -want, +got:\n%s", tc.reason, tc.expr, prg.Warning, diff)
+			}
+			if tc.wantWarning && !strings.Contains(prg.Warning, "estimated worst-case cost") {
+				t.Errorf("%s\nCompileWithLimits(%q).Warning = %q does not explain the estimate", tc.reason, tc.expr, prg.Warning)
 			}
 		})
 	}
@@ -212,7 +275,7 @@ func TestRuntimeCost(t *testing.T) {
 		},
 		"RepeatedCalls": {
 			reason:       "many cheap calls add up",
-			expr:         `lists.range(1000).map(i, random.seededInt(0, 10, string(i))).size()`,
+			expr:         `v.big.map(i, random.seededInt(0, 10, string(i))).size()`,
 			limit:        2000,
 			wantExceeded: true,
 		},
@@ -235,8 +298,8 @@ func TestRuntimeCost(t *testing.T) {
 				if errors.Is(err, ErrDataPending) {
 					t.Errorf("%s\nEval(%q): cost error %v must not be pending", tc.reason, tc.expr, err)
 				}
-				if !strings.Contains(err.Error(), tc.expr) {
-					t.Errorf("%s\nEval(%q): cost error %q does not name the expression", tc.reason, tc.expr, err)
+				if want := fmt.Sprintf("cost limit of %d", tc.limit); !strings.Contains(err.Error(), want) {
+					t.Errorf("%s\nEval(%q): cost error %q does not name the limit (%q)", tc.reason, tc.expr, err, want)
 				}
 			}
 		})

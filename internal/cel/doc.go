@@ -6,6 +6,7 @@
 // cel.Library per file: hash (hash.go), json (json.go), random (random.go), map merging
 // (maps.go), list index edits (lists.go) and omit() (omit.go). The runtime functions of status
 // conditions (runtime.go) are added only where asked for, with RuntimeLibrary. Each function
-// has a static cost estimate and a runtime cost (cost.go); CompileWithLimits can reject an
-// expression whose estimated worst case is too expensive.
+// has a static cost estimate and a runtime cost (cost.go). The runtime cost limit is the real
+// bound; CompileWithLimits refuses only an expression that costs more than it on any input
+// and otherwise warns (Program.Warning) when the estimated worst case is high.
 package cel

@@ -45,7 +45,7 @@ func libraries() []cel.EnvOption {
 		k8slib.Quantity(),
 		k8slib.IP(),
 		k8slib.CIDR(),
-		k8slib.SemverLib(),
+		k8slib.SemverLib(k8slib.SemverVersion(1)),
 		k8slib.Format(),
 		cel.Lib(hashLibrary{}),
 		cel.Lib(jsonLibrary{}),
@@ -102,12 +102,18 @@ type Program struct {
 	OutputType *cel.Type
 	// References are the top-level variables the expression reads, sorted, each once.
 	References []string
+	// Warning, when not empty, says why the expression may be expensive: its estimated
+	// worst-case cost exceeds Limits.StaticCostLimit. It is advice for the RGD author, not an
+	// error.
+	Warning string
 
-	program cel.Program
+	// costLimit is the runtime cost limit of every evaluation.
+	costLimit uint64
+	program   cel.Program
 }
 
 // Compile parses, type-checks and plans expr in env. The program runs under DefaultCostLimit;
-// use CompileWithLimits for other limits or a static cost check.
+// use CompileWithLimits for other limits or a worst-case cost warning.
 func Compile(env *cel.Env, expr string) (*Program, error) {
 	return CompileWithLimits(env, expr, Limits{})
 }

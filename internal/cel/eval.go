@@ -15,7 +15,8 @@ var ErrDataPending = errors.New("data pending")
 
 // Eval runs the program against vars and returns a JSON-safe Go value (which may hold Omit).
 // It never panics; a missing key or field wraps ErrDataPending, running past the cost limit
-// wraps ErrCostLimitExceeded.
+// wraps ErrCostLimitExceeded. Errors do not repeat the expression: callers name it along with
+// the resource and field it belongs to.
 func (p *Program) Eval(ctx context.Context, vars map[string]any) (result any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -29,7 +30,7 @@ func (p *Program) Eval(ctx context.Context, vars map[string]any) (result any, er
 		}
 		var cancelled interpreter.EvalCancelledError
 		if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
-			return nil, fmt.Errorf("expression %q: %w", p.Expression, ErrCostLimitExceeded)
+			return nil, fmt.Errorf("evaluation ran past the cost limit of %d: %w", p.costLimit, ErrCostLimitExceeded)
 		}
 		return nil, err
 	}

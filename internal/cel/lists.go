@@ -2,6 +2,8 @@ package cel
 
 import (
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -15,6 +17,10 @@ import (
 //
 // An index outside its range is an error (never "data pending": the list is all there).
 // Cost: linear in the size of the list.
+//
+// The library also replaces the static estimate of cel-go's lists.range(n): cel-go takes a
+// computed n to be as large as possible for the minimum as well as the maximum, which would
+// make lists.range(schema.spec.replicas) look unaffordable on any input.
 type listsLibrary struct{}
 
 // LibraryName makes the library a singleton.
@@ -37,7 +43,24 @@ func (listsLibrary) CompileOptions() []cel.EnvOption {
 				cel.BinaryBinding(func(l, i ref.Val) ref.Val { return editList("lists.removeAtIndex", []ref.Val{l, i}, false) })),
 		),
 		costEnvOption(listsCosts()),
+		cel.CostEstimatorOptions(checker.OverloadCostEstimate("lists_range", estimateListsRange)),
 	}
+}
+
+// estimateListsRange costs lists.range(n) like cel-go does (building a list of n ints) but
+// bounds a computed n by [0, unbounded] instead of fixing it at the maximum.
+func estimateListsRange(_ checker.CostEstimator, target *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
+	if target != nil || len(args) != 1 {
+		return nil
+	}
+	size := checker.UnknownSizeEstimate()
+	if e := args[0].Expr(); e != nil && e.Kind() == ast.LiteralKind {
+		if n, ok := e.AsLiteral().(types.Int); ok && n >= 0 {
+			size = checker.FixedSizeEstimate(uint64(n))
+		}
+	}
+	cost := size.MultiplyByCostFactor(elementCostFactor).Add(checker.FixedCostEstimate(callCost + listCreateCost))
+	return &checker.CallEstimate{CostEstimate: cost, ResultSize: &size}
 }
 
 func (listsLibrary) ProgramOptions() []cel.ProgramOption {

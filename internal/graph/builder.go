@@ -57,7 +57,8 @@ func WithKroKinds(isKro func(schema.GroupVersionResource) bool) BuilderOption {
 }
 
 // WithCELLimits sets the cost limits of every expression. Default krocel.DefaultLimits():
-// expressions whose estimated worst-case cost is too high are rejected at RGD time.
+// an expression that costs more than the runtime limit on any input is rejected at RGD time,
+// one whose estimated worst case is high is accepted with a warning (Graph.Warnings).
 func WithCELLimits(l krocel.Limits) BuilderOption {
 	return func(b *Builder) { b.limits = l }
 }
@@ -143,13 +144,14 @@ func (b *Builder) Build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefiniti
 			errs.add(checkIdentity(n))
 		}
 	}
-	statusFields, conditions, statusSchemas, err := compileStatus(tc.env, s, tc.limits)
+	statusFields, conditions, statusSchemas, err := compileStatus(tc.compiler, tc.env, s)
 	errs.add(err)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	g.Instance.Status = statusFields
 	g.Instance.Conditions = conditions
+	g.Warnings = tc.compiler.Warnings()
 
 	if g.Order, err = order(g.Nodes); err != nil {
 		return nil, err

@@ -35,18 +35,51 @@ var reservedIDs = func() map[string]bool {
 	return m
 }()
 
+// exprCompiler compiles the expressions of one build under the builder's cost limits and
+// collects the cost warnings of the programs, each naming the field and the expression.
+type exprCompiler struct {
+	limits   krocel.Limits
+	warnings []string
+	dropped  int
+}
+
+// compile compiles expr in env. where names the RGD field the expression is in, e.g.
+// `resource "a" field "spec.replicas"`; errors and warnings start with it.
+func (c *exprCompiler) compile(env *cel.Env, where, expr string) (*krocel.Program, error) {
+	prg, err := krocel.CompileWithLimits(env, expr, c.limits)
+	if err != nil {
+		return nil, fmt.Errorf("%s: expression %q: %w", where, expr, err)
+	}
+	if prg.Warning != "" {
+		if len(c.warnings) < maxReportedErrors {
+			c.warnings = append(c.warnings, fmt.Sprintf("%s: expression %q: %s", where, expr, prg.Warning))
+		} else {
+			c.dropped++
+		}
+	}
+	return prg, nil
+}
+
+// Warnings returns the collected warnings, the dropped ones counted in a last entry.
+func (c *exprCompiler) Warnings() []string {
+	if c.dropped > 0 {
+		return append(slices.Clip(c.warnings), fmt.Sprintf("and %d more warnings", c.dropped))
+	}
+	return c.warnings
+}
+
 // compileCondition compiles a standalone `${...}` expression that must be boolean.
-func compileCondition(env *cel.Env, src string, limits krocel.Limits) (*krocel.Program, error) {
+func (c *exprCompiler) compileCondition(env *cel.Env, where, src string) (*krocel.Program, error) {
 	expr, err := standaloneExpression(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	prg, err := c.compile(env, where, expr)
 	if err != nil {
 		return nil, err
 	}
-	prg, err := krocel.CompileWithLimits(env, expr, limits)
-	if err != nil {
-		return nil, fmt.Errorf("expression %q: %w", expr, err)
-	}
 	if k := prg.OutputType.Kind(); k != types.BoolKind && k != types.DynKind {
-		return nil, fmt.Errorf("expression %q returns %s, expected bool", expr, prg.OutputType)
+		return nil, fmt.Errorf("%s: expression %q returns %s, expected bool", where, expr, prg.OutputType)
 	}
 	return prg, nil
 }
@@ -68,13 +101,13 @@ func isStringish(t *cel.Type) bool {
 }
 
 // compileStatus compiles the instance status fields and infers their schemas.
-func compileStatus(env *cel.Env, s *v1alpha1.Schema, limits krocel.Limits) ([]*Field, []*krocel.Program, map[string]apiextensionsv1.JSONSchemaProps, error) {
+func compileStatus(c *exprCompiler, env *cel.Env, s *v1alpha1.Schema) ([]*Field, []*krocel.Program, map[string]apiextensionsv1.JSONSchemaProps, error) {
 	status, err := decodeMap(s.Status.Raw)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("spec.schema.status: %w", err)
 	}
 	// Custom conditions are declared under "conditions" and projected separately.
-	conditions, err := compileConditions(env, status["conditions"], limits)
+	conditions, err := compileConditions(c, env, status["conditions"])
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -91,9 +124,9 @@ func compileStatus(env *cel.Env, s *v1alpha1.Schema, limits krocel.Limits) ([]*F
 			return nil, nil, nil, fmt.Errorf("spec.schema.status: %w", err)
 		}
 		for _, expr := range f.Expressions() {
-			prg, err := krocel.CompileWithLimits(env, expr, limits)
+			prg, err := c.compile(env, fmt.Sprintf("spec.schema.status field %q", f.Path), expr)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("spec.schema.status field %q: expression %q: %w", f.Path, expr, err)
+				return nil, nil, nil, err
 			}
 			f.Programs = append(f.Programs, prg)
 		}
@@ -113,7 +146,7 @@ func compileStatus(env *cel.Env, s *v1alpha1.Schema, limits krocel.Limits) ([]*F
 
 // compileConditions compiles the custom status conditions: each entry an expression returning
 // a condition (runtime.newCondition) or a list of them.
-func compileConditions(env *cel.Env, raw any, limits krocel.Limits) ([]*krocel.Program, error) {
+func compileConditions(c *exprCompiler, env *cel.Env, raw any) ([]*krocel.Program, error) {
 	if raw == nil {
 		return nil, nil
 	}
@@ -136,9 +169,9 @@ func compileConditions(env *cel.Env, raw any, limits krocel.Limits) ([]*krocel.P
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		prg, err := krocel.CompileWithLimits(env, expr, limits)
+		prg, err := c.compile(env, path, expr)
 		if err != nil {
-			return nil, fmt.Errorf("%s: expression %q: %w", path, expr, err)
+			return nil, err
 		}
 		switch prg.OutputType.Kind() {
 		case types.MapKind, types.ListKind, types.DynKind:

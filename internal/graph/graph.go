@@ -35,6 +35,11 @@ type Graph struct {
 	// Levels groups Order into waves: every node of a level depends only on nodes of earlier
 	// levels, so the nodes of one level can be applied in parallel.
 	Levels [][]string
+	// Warnings are advice for the RGD author that does not stop the graph from being used,
+	// each naming the field and the expression: expressions whose estimated worst-case cost
+	// is high (they fail at runtime, on the instance, if an evaluation runs past the cost
+	// limit). At most ten, then a count of the rest; nil when there are none.
+	Warnings []string
 
 	byID map[string]*Node
 }

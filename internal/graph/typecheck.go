@@ -23,14 +23,14 @@ type typeContext struct {
 	provider *apiservercel.DeclTypeProvider
 	// types maps each variable (schema and resource ids) to its declared type.
 	types map[string]*apiservercel.DeclType
-	// limits bound the cost of every expression.
-	limits krocel.Limits
+	// compiler compiles every expression under the builder's cost limits.
+	compiler *exprCompiler
 }
 
 // typeContext resolves the schema of every resource and of the instance and builds the typed
 // environment. Without a schema resolver everything is dyn.
 func (b *Builder) typeContext(ctx context.Context, g *Graph, spec *apiextensionsv1.JSONSchemaProps) (*typeContext, error) {
-	tc := &typeContext{types: map[string]*apiservercel.DeclType{}, limits: b.limits}
+	tc := &typeContext{types: map[string]*apiservercel.DeclType{}, compiler: &exprCompiler{limits: b.limits}}
 	var roots []*apiservercel.DeclType
 	add := func(name string, t *apiservercel.DeclType) {
 		tc.types[name] = t
@@ -108,9 +108,9 @@ func (tc *typeContext) compileNode(n *Node) error {
 	}
 	deps = append(deps, fieldDeps...)
 	for i, src := range n.includeWhen {
-		prg, err := compileCondition(tc.env, src, tc.limits)
+		prg, err := tc.compiler.compileCondition(tc.env, fmt.Sprintf("resource %q field \"includeWhen[%d]\"", n.ID, i), src)
 		if err != nil {
-			return fmt.Errorf("resource %q field \"includeWhen[%d]\": %w", n.ID, i, err)
+			return err
 		}
 		n.IncludeWhen = append(n.IncludeWhen, prg)
 		deps = append(deps, prg.References...)
@@ -159,9 +159,9 @@ func (tc *typeContext) compileFields(env *cel.Env, n *Node) ([]string, error) {
 			}
 		}
 		for _, expr := range f.Expressions() {
-			prg, err := krocel.CompileWithLimits(env, expr, tc.limits)
+			prg, err := tc.compiler.compile(env, fmt.Sprintf("resource %q field %q", n.ID, f.Path), expr)
 			if err != nil {
-				return nil, fmt.Errorf("resource %q field %q: expression %q: %w", n.ID, f.Path, expr, err)
+				return nil, err
 			}
 			if f.Standalone {
 				err = kroschema.Assignable(prg.OutputType, want, tc.lookup)
@@ -202,9 +202,9 @@ func (tc *typeContext) compileForEach(n *Node) (*cel.Env, []string, error) {
 			if err != nil {
 				return nil, nil, fmt.Errorf("resource %q field %q: %w", n.ID, path, err)
 			}
-			prg, err := krocel.CompileWithLimits(tc.env, expr, tc.limits)
+			prg, err := tc.compiler.compile(tc.env, fmt.Sprintf("resource %q field %q", n.ID, path), expr)
 			if err != nil {
-				return nil, nil, fmt.Errorf("resource %q field %q: expression %q: %w", n.ID, path, expr, err)
+				return nil, nil, err
 			}
 			elem := cel.DynType
 			switch prg.OutputType.Kind() {
@@ -263,9 +263,9 @@ func (tc *typeContext) compileReadyWhen(n *Node) error {
 		return err
 	}
 	for i, src := range n.readyWhen {
-		prg, err := compileCondition(env, src, tc.limits)
+		prg, err := tc.compiler.compileCondition(env, fmt.Sprintf("resource %q field \"readyWhen[%d]\"", n.ID, i), src)
 		if err != nil {
-			return fmt.Errorf("resource %q field \"readyWhen[%d]\": %w", n.ID, i, err)
+			return err
 		}
 		n.ReadyWhen = append(n.ReadyWhen, prg)
 	}
