@@ -144,45 +144,6 @@ func compileStatus(c *exprCompiler, env *cel.Env, s *v1alpha1.Schema) ([]*Field,
 	return fields, conditions, props, nil
 }
 
-// compileConditions compiles the custom status conditions: each entry an expression returning
-// a condition (runtime.newCondition) or a list of them.
-func compileConditions(c *exprCompiler, env *cel.Env, raw any) ([]*krocel.Program, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	list, ok := raw.([]any)
-	if !ok {
-		return nil, fmt.Errorf("spec.schema.status.conditions: must be a list of ${...} expressions")
-	}
-	env, err := env.Extend(krocel.RuntimeLibrary())
-	if err != nil {
-		return nil, err
-	}
-	var out []*krocel.Program
-	for i, item := range list {
-		path := fmt.Sprintf("spec.schema.status.conditions[%d]", i)
-		src, ok := item.(string)
-		if !ok {
-			return nil, fmt.Errorf("%s: must be a ${...} expression", path)
-		}
-		expr, err := standaloneExpression(src)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		prg, err := c.compile(env, path, expr)
-		if err != nil {
-			return nil, err
-		}
-		switch prg.OutputType.Kind() {
-		case types.MapKind, types.ListKind, types.DynKind:
-		default:
-			return nil, fmt.Errorf("%s: expression %q returns %s, expected a condition (runtime.newCondition) or a list of them", path, expr, prg.OutputType)
-		}
-		out = append(out, prg)
-	}
-	return out, nil
-}
-
 // statusSchema builds the schema of a status map: templated strings typed by their
 // expressions, literal values by their JSON type.
 func statusSchema(m map[string]any, prefix []parser.PathElem, fieldTypes map[string]*cel.Type) (map[string]apiextensionsv1.JSONSchemaProps, error) {

@@ -34,8 +34,8 @@ func referenceSchemas(t *testing.T) staticSchemas {
 // referenceRGD is an RGD with realistic inputs: a spec of common field types, a ConfigMap
 // selected by name (shared), ConfigMaps selected by labels (members, a list), a Secret and a
 // Deployment. field is put into the ConfigMap "out" (data.v, a string) or the instance status
-// (status.v, any type); conditions, when set, is the status conditions list.
-func referenceRGD(t *testing.T, where, expr, conditions string) *v1alpha1.ResourceGraphDefinition {
+// (status.v, any type); conditions are the expressions of the status conditions list.
+func referenceRGD(t *testing.T, where, expr string, conditions ...string) *v1alpha1.ResourceGraphDefinition {
 	t.Helper()
 	data, status := `"static"`, `"${schema.spec.name}"`
 	switch where {
@@ -46,8 +46,12 @@ func referenceRGD(t *testing.T, where, expr, conditions string) *v1alpha1.Resour
 	default:
 		t.Fatalf("referenceRGD: unknown field %q", where)
 	}
-	if conditions != "" {
-		conditions = "\n      conditions:\n      - " + conditions
+	var conds string
+	if len(conditions) > 0 {
+		conds = "\n      conditions:"
+		for _, c := range conditions {
+			conds += "\n      - " + yamlString(t, "${"+c+"}")
+		}
 	}
 	src := `
 metadata: {name: reference, uid: u1}
@@ -71,7 +75,7 @@ spec:
       ip: string | default="10.1.2.3"
       encoded: string | default="aGVsbG8="
     status:
-      v: ` + status + conditions + `
+      v: ` + status + conds + `
   resources:
   - id: shared
     externalRef:
@@ -174,7 +178,7 @@ func TestBuildAcceptsReferenceExpressions(t *testing.T) {
 	b := NewBuilder(referenceMapper(), WithSchemaResolver(referenceSchemas(t)))
 	for name, tc := range referenceExpressions {
 		t.Run(name, func(t *testing.T) {
-			if _, err := b.Build(context.Background(), referenceRGD(t, tc.where, tc.expr, "")); err != nil {
+			if _, err := b.Build(context.Background(), referenceRGD(t, tc.where, tc.expr)); err != nil {
 				t.Errorf("Build(RGD with %s %q): %v", tc.where, tc.expr, err)
 			}
 		})
@@ -183,15 +187,18 @@ func TestBuildAcceptsReferenceExpressions(t *testing.T) {
 
 func TestBuildAcceptsReferenceConditions(t *testing.T) {
 	conds := []string{
-		`"${runtime.newCondition({type: 'AppReady', status: deployment.status.?availableReplicas.orValue(0) > 0 ? 'True' : 'False', reason: 'ReplicaCount', message: ''})}"`,
-		`"${runtime.newCondition({type: 'Ready', status: runtime.condition(schema, 'ResourcesReady').status == 'True' && size(members) > 0 ? 'True' : 'False', reason: 'Health', message: ''})}"`,
-		`"${members.map(m, runtime.newCondition({type: 'Member-' + m.metadata.name + '-Ready', status: m.data.?ready.orValue('') == 'yes' ? 'True' : 'False', reason: 'MemberState', message: ''}))}"`,
+		`runtime.newCondition({type: 'AppReady', status: deployment.status.?availableReplicas.orValue(0) > 0 ? 'True' : 'False', reason: 'ReplicaCount', message: ''})`,
+		`runtime.newCondition({type: 'Ready', status: runtime.condition(schema, 'ResourcesReady').status == 'True' && size(members) > 0 ? 'True' : 'False', reason: 'Health', message: ''})`,
+		`members.map(m, runtime.newCondition({type: 'Member-' + m.metadata.name + '-Ready', status: m.data.?ready.orValue('') == 'yes' ? 'True' : 'False', reason: 'MemberState', message: ''}))`,
 	}
 	b := NewBuilder(referenceMapper(), WithSchemaResolver(referenceSchemas(t)))
 	for _, c := range conds {
 		if _, err := b.Build(context.Background(), referenceRGD(t, "status", "schema.spec.name", c)); err != nil {
 			t.Errorf("Build(RGD with condition %s): %v", c, err)
 		}
+	}
+	if _, err := b.Build(context.Background(), referenceRGD(t, "status", "schema.spec.name", conds...)); err != nil {
+		t.Errorf("Build(RGD with all conditions): %v", err)
 	}
 	if len(referenceExpressions) < 20 {
 		t.Errorf("referenceExpressions has %d expressions, want at least 20", len(referenceExpressions))
@@ -228,7 +235,7 @@ func TestBuildCostWarnings(t *testing.T) {
 	b := NewBuilder(referenceMapper(), WithSchemaResolver(referenceSchemas(t)))
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			g, err := b.Build(context.Background(), referenceRGD(t, tc.where, tc.expr, ""))
+			g, err := b.Build(context.Background(), referenceRGD(t, tc.where, tc.expr))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Errorf("%s\nBuild(...) error:\n got: %v\nwant: %s", tc.reason, err, tc.wantErr)
