@@ -19,9 +19,11 @@ import (
 //	                                bytes become base64 strings (the same conversions as
 //	                                ToNative); <, > and & are escaped as \u003c etc., exactly
 //	                                as the reference's encoding/json output
-//	json.unmarshal(string) -> dyn   a JSON number without fraction or exponent that fits in
-//	                                int64 becomes an int, any other number a double; invalid
-//	                                JSON or trailing data is an error
+//	json.unmarshal(string) -> dyn   every JSON number becomes a double, integers included, as
+//	                                in the reference (encoding/json into any): use int(x) for
+//	                                int arithmetic; a whole double is written back without a
+//	                                fraction, so the applied object shows 1, not 1.0; invalid
+//	                                JSON, trailing data or a number beyond float64 is an error
 //
 // Cost: linear in the length of the JSON text.
 type jsonLibrary struct{}
@@ -93,18 +95,13 @@ func jsonUnmarshal(v ref.Val) ref.Val {
 	return types.DefaultTypeAdapter.NativeToValue(out)
 }
 
-// jsonNumbers replaces the json.Numbers of a decoded value by int64 (integers that fit) or
-// float64 (everything else) in place.
+// jsonNumbers replaces the json.Numbers of a decoded value by float64 in place. Decoding
+// numbers as json.Number first lets a number beyond float64 be an error, not infinity.
 func jsonNumbers(v any) (any, error) {
 	var err error
 	switch val := v.(type) {
 	case json.Number:
 		s := val.String()
-		if !strings.ContainsAny(s, ".eE") {
-			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-				return i, nil
-			}
-		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			return nil, fmt.Errorf("number %s is out of range", s)

@@ -45,22 +45,37 @@ func TestJSONLibrary(t *testing.T) {
 			wantErr: "omit() must be removed",
 		},
 		"UnmarshalObject": {
-			reason: "integers become ints, other numbers doubles",
+			reason: "every JSON number is a double, integers included, as in the reference (encoding/json into any)",
 			expr:   `json.unmarshal('{"a": 1, "b": 1.5, "c": [1e2, -3, 2.0], "d": null, "e": "x", "f": true}')`,
 			want: map[string]any{
-				"a": int64(1), "b": 1.5, "c": []any{100.0, int64(-3), 2.0},
+				"a": 1.0, "b": 1.5, "c": []any{100.0, -3.0, 2.0},
 				"d": nil, "e": "x", "f": true,
 			},
 		},
+		"UnmarshalIntegerIsDouble": {
+			reason: "the reference's json.unmarshal('{\"a\": 1}').a is the double 1.0",
+			expr:   `type(json.unmarshal('{"a": 1}').a) == double && json.unmarshal('{"a": 1}').a == 1`,
+			want:   true,
+		},
 		"UnmarshalIntArithmetic": {
-			reason: "an integer from JSON is a CEL int",
-			expr:   `json.unmarshal('{"n": 2}').n + 1`,
+			reason:  "a JSON number is a double, so int arithmetic needs int(), as in the reference",
+			expr:    `json.unmarshal('{"n": 2}').n + 1`,
+			wantErr: "no such overload",
+		},
+		"UnmarshalIntConversion": {
+			reason: "int() turns a JSON number into an int",
+			expr:   `int(json.unmarshal('{"n": 2}').n) + 1`,
 			want:   int64(3),
 		},
 		"UnmarshalBigInteger": {
-			reason: "an integer beyond int64 becomes a double",
-			expr:   `json.unmarshal('9223372036854775808')`,
-			want:   9223372036854775808.0,
+			reason: "a large integer is rounded to the nearest double, as in the reference",
+			expr:   `json.unmarshal('9007199254740993')`,
+			want:   9007199254740992.0,
+		},
+		"UnmarshalMarshalNumbers": {
+			reason: "a whole double is written without a fraction, so integers survive a round trip as text",
+			expr:   `json.marshal(json.unmarshal('{"a": 1, "b": 2.5, "c": -3}'))`,
+			want:   `{"a":1,"b":2.5,"c":-3}`,
 		},
 		"UnmarshalScalar": {
 			reason: "any JSON value, not only objects",
