@@ -231,6 +231,10 @@ type ResourceGraphDefinitionStatus struct {
 	// Resources lists every resource with its dependencies.
 	// +kubebuilder:validation:Optional
 	Resources []ResourceInformation `json:"resources,omitempty"`
+	// LastIssuedRevision is the number of the newest GraphRevision issued for this RGD's
+	// name; revision numbers never go back, also when old revisions are pruned.
+	// +kubebuilder:validation:Optional
+	LastIssuedRevision int64 `json:"lastIssuedRevision,omitempty"`
 }
 
 // ResourceInformation describes one resource of the graph.
