@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	internalv1alpha1 "github.com/kro-run/kro/api/internal.kro.run/v1alpha1"
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/controller/instance"
 	"github.com/kro-run/kro/internal/controller/rgd"
@@ -33,7 +34,7 @@ import (
 // Scheme returns the scheme of the typed objects kro reads.
 func Scheme() (*kruntime.Scheme, error) {
 	s := kruntime.NewScheme()
-	for _, add := range []func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
+	for _, add := range []func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, internalv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, err
 		}
