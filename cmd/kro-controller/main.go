@@ -7,7 +7,6 @@ import (
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kro-run/kro/internal/app"
 )
@@ -15,11 +14,13 @@ import (
 func main() {
 	opts := app.DefaultOptions()
 	opts.BindFlags(flag.CommandLine)
-	zapOpts := zap.Options{}
-	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	log := zap.New(zap.UseFlagOptions(&zapOpts))
+	log, err := app.NewLogger(opts, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kro-controller:", err)
+		os.Exit(2)
+	}
 	ctrl.SetLogger(log)
 	ctx := ctrl.LoggerInto(ctrl.SetupSignalHandler(), log)
 	if err := app.Run(ctx, opts); err != nil {

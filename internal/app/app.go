@@ -70,7 +70,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.ProbeAddr,
 		LeaderElection:          opts.LeaderElect,
-		LeaderElectionID:        "kro.run",
+		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		GracefulShutdownTimeout: &opts.GracefulShutdownTimeout,
 		Controller:              config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
@@ -170,6 +170,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Recorder:         mgr.GetEventRecorder("kro-rgd-controller"),
 		AllowCRDDeletion: opts.AllowCRDDeletion,
 		Workers:          opts.RGDWorkers,
+		MaxRevisions:     opts.MaxGraphRevisions,
 	})
 	return rgds.SetupWithManager(mgr)
 }

@@ -2,8 +2,18 @@ package app
 
 import (
 	"flag"
+	"fmt"
+	"strconv"
 	"time"
+
+	"k8s.io/component-base/featuregate"
+
+	"github.com/kro-run/kro/internal/features"
 )
+
+// LeaderElectionID names the leader election lease, the reference kro's, so that kro and the
+// reference never run as leaders side by side.
+const LeaderElectionID = "6f0f64a5.kro.run"
 
 // Options configure the controller. Field comments state the defaults.
 type Options struct {
@@ -31,8 +41,19 @@ type Options struct {
 	RGDWorkers int
 	// MaxCollectionSize bounds the items of one forEach collection. Default 1000.
 	MaxCollectionSize int
+	// MaxGraphRevisions is how many GraphRevisions are kept per RGD, the newest; 0 keeps all.
+	// Default 5, as the reference.
+	MaxGraphRevisions int
 	// GracefulShutdownTimeout bounds shutdown. Default 30s.
 	GracefulShutdownTimeout time.Duration
+	// FeatureGates holds the reference's feature gates (see package features). Default: all
+	// off.
+	FeatureGates featuregate.MutableFeatureGate
+	// LogLevel is debug, info or error, or a verbosity: 0 is info, each step above shows
+	// V(n) lines. Default "info".
+	LogLevel string
+	// LogFormat is json or console. Default "json".
+	LogFormat string
 	// SkipControllerNameValidation lets one process build the manager more than once (tests
 	// that restart kro). Not a flag. Default false.
 	SkipControllerNameValidation bool
@@ -51,7 +72,11 @@ func DefaultOptions() Options {
 		InstanceWorkers:         10,
 		RGDWorkers:              1,
 		MaxCollectionSize:       1000,
+		MaxGraphRevisions:       5,
 		GracefulShutdownTimeout: 30 * time.Second,
+		FeatureGates:            features.New(),
+		LogLevel:                "info",
+		LogFormat:               "json",
 		DiscoveryTimeout:        30 * time.Second,
 	}
 }
@@ -73,4 +98,51 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.InstanceWorkers, "dynamic-controller-concurrent-reconciles", o.InstanceWorkers, "Concurrent instance reconciles per generated kind.")
 	fs.IntVar(&o.MaxCollectionSize, "rgd-max-collection-size", o.MaxCollectionSize, "Maximum number of items of one forEach collection.")
 	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", o.RGDWorkers, "Concurrent ResourceGraphDefinition reconciles.")
+	fs.IntVar(&o.MaxGraphRevisions, "rgd-max-graph-revisions", o.MaxGraphRevisions, "GraphRevisions kept per ResourceGraphDefinition, the newest; 0 keeps all.")
+	fs.DurationVar(&o.GracefulShutdownTimeout, "graceful-shutdown-timeout", o.GracefulShutdownTimeout, "How long running reconciles may take to finish on shutdown.")
+	fs.Var(gatesFlag{o.FeatureGates}, "feature-gates", "Comma-separated Name=true|false pairs of feature gates: "+gateNames()+".")
+	fs.Func("log-level", "Log level: debug, info, error, or a verbosity (0 is info; n shows V(n) lines). Default "+o.LogLevel+".", func(v string) error {
+		if _, err := zapLevel(v); err != nil {
+			return err
+		}
+		o.LogLevel = v
+		return nil
+	})
+	fs.Func("log-format", "Log format: json or console. Default "+o.LogFormat+".", func(v string) error {
+		if v != "json" && v != "console" {
+			return fmt.Errorf("log format %q is not json or console", v)
+		}
+		o.LogFormat = v
+		return nil
+	})
+}
+
+// gatesFlag sets feature gates from a flag; an unknown gate or a value that is not a bool is
+// an error.
+type gatesFlag struct {
+	gate featuregate.MutableFeatureGate
+}
+
+func (f gatesFlag) String() string { return "" }
+
+func (f gatesFlag) Set(v string) error { return f.gate.Set(v) }
+
+func gateNames() string {
+	out := ""
+	for i, g := range features.Known() {
+		if i > 0 {
+			out += ", "
+		}
+		out += string(g)
+	}
+	return out
+}
+
+// verbosity parses a non-negative verbosity.
+func verbosity(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("log level %q is not debug, info, error or a verbosity >= 0", v)
+	}
+	return n, nil
 }

@@ -75,7 +75,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 	}
 	gates := map[string]bool{}
 	for _, g := range features.Known() {
-		gates[g] = opts.FeatureGates.Enabled(g)
+		gates[string(g)] = opts.FeatureGates.Enabled(g)
 	}
 	wantGates := map[string]bool{
 		"CELOmitFunction": true, "InstanceConditionEvents": true, "InstanceConditionMetrics": false,

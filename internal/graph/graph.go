@@ -24,6 +24,9 @@ type Graph struct {
 	RGDUID  string
 	// Generation of the RGD the graph was built from.
 	Generation int64
+	// Revision is the number of the GraphRevision the graph belongs to; 0 when none was
+	// issued for it. Set by the RGD controller before the graph is shared.
+	Revision int64
 	// Instance describes the generated API.
 	Instance Instance
 	// CRD is the generated CustomResourceDefinition.

@@ -159,6 +159,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	st := newStatus(inst)
+	st.revision = g.Revision
 	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Managed", "instance is managed by kro")
 	if inst.GetAnnotations()[metadata.ReconcileAnnotation] == metadata.ReconcileSuspended {
 		st.set(ConditionResourcesReady, metav1.ConditionFalse, "ReconciliationSuspended", "reconciliation is suspended by the kro.run/reconcile annotation")

@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -35,7 +36,9 @@ type status struct {
 	state      string
 	user       map[string]any
 	generation int64
-	now        metav1.Time
+	// revision is the graph revision of this reconcile, named in GraphResolved.
+	revision int64
+	now      metav1.Time
 }
 
 func newStatus(inst *unstructured.Unstructured) *status {
@@ -85,13 +88,21 @@ func (s *status) apply(res result) {
 		s.set(ConditionResourcesReady, metav1.ConditionFalse, reason, res.err.Error())
 	case len(res.waiting) > 0:
 		s.state = StateInProgress
-		s.set(ConditionGraphResolved, metav1.ConditionTrue, "Resolved", "all resources are resolved")
+		s.set(ConditionGraphResolved, metav1.ConditionTrue, "Resolved", s.resolvedMessage())
 		s.set(ConditionResourcesReady, metav1.ConditionFalse, "NotReady", strings.Join(res.waiting, "; "))
 	default:
 		s.state = StateActive
-		s.set(ConditionGraphResolved, metav1.ConditionTrue, "Resolved", "all resources are resolved")
+		s.set(ConditionGraphResolved, metav1.ConditionTrue, "Resolved", s.resolvedMessage())
 		s.set(ConditionResourcesReady, metav1.ConditionTrue, "AllResourcesReady", "all resources are ready")
 	}
+}
+
+// resolvedMessage says which graph revision the instance was resolved with.
+func (s *status) resolvedMessage() string {
+	if s.revision == 0 {
+		return "all resources are resolved"
+	}
+	return fmt.Sprintf("all resources are resolved with graph revision %d", s.revision)
 }
 
 // summarize sets the root Ready condition from the others.

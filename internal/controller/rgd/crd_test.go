@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/yaml"
 
+	internalv1alpha1 "github.com/kro-run/kro/api/internal.kro.run/v1alpha1"
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/graph/crd"
@@ -214,12 +215,21 @@ func TestCRDFailure(t *testing.T) {
 func testScheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, internalv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return s
+}
+
+// fakeClient is a fake client of the test scheme, with the index of graph revisions and their
+// status subresource.
+func fakeClient(t *testing.T) *fake.ClientBuilder {
+	t.Helper()
+	return fake.NewClientBuilder().WithScheme(testScheme(t)).
+		WithIndex(&internalv1alpha1.GraphRevision{}, snapshotNameField, snapshotName).
+		WithStatusSubresource(&internalv1alpha1.GraphRevision{})
 }
 
 // countWrites returns interceptor funcs counting every write.

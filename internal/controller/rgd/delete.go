@@ -78,6 +78,13 @@ func (r *Reconciler) drain(ctx context.Context, rgd *v1alpha1.ResourceGraphDefin
 	// after a restart of kro too.
 	g, err := r.build(ctx, rgd)
 	if err != nil {
+		// The spec may be an invalid edit: the graph of the newest revision is the one the
+		// instances were served with.
+		if last, lerr := r.lastGoodGraph(ctx, rgd); lerr == nil && last != nil {
+			g, err = last, nil
+		}
+	}
+	if err != nil {
 		// Without a graph nobody can delete an instance's resources in order: wait for the
 		// graph (a missing kind may come back) while instances exist.
 		instances, lerr := r.listInstances(ctx, r.opts.APIReader, gvk)

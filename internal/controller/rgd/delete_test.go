@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/conditions"
@@ -123,7 +122,7 @@ func TestReconcileDelete(t *testing.T) {
 			mapper.Add(appGVK, meta.RESTScopeNamespace)
 			mapper.Add(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"), meta.RESTScopeRoot)
 			mapper.Add(v1alpha1.GroupVersion.WithKind("ResourceGraphDefinition"), meta.RESTScopeRoot)
-			c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithRESTMapper(mapper).
+			c := fakeClient(t).WithRESTMapper(mapper).
 				WithObjects(objs...).WithStatusSubresource(rgd).Build()
 			// The RGD is deleted; its finalizer keeps it.
 			if err := c.Delete(context.Background(), rgd); err != nil {

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	internalv1alpha1 "github.com/kro-run/kro/api/internal.kro.run/v1alpha1"
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/conditions"
 	"github.com/kro-run/kro/internal/graph"
@@ -82,6 +83,9 @@ type Options struct {
 	RetryBaseDelay time.Duration
 	// RetryMaxDelay caps the wait between retries of one RGD. Default 5 minutes.
 	RetryMaxDelay time.Duration
+	// MaxRevisions is how many GraphRevisions are kept per RGD name, the newest. 0 keeps all.
+	// Default 0; the controller's flag defaults to 5.
+	MaxRevisions int
 }
 
 // Reconciler reconciles ResourceGraphDefinitions.
@@ -119,12 +123,17 @@ func New(opts Options) *Reconciler {
 func (r *Reconciler) Notify(rgdName string) { r.wake.add(rgdName) }
 
 // SetupWithManager registers the controller: RGDs; the CRDs they own or use, so that a CRD
-// becoming Established, edited or deleted re-reconciles the RGDs it matters to; and the
-// engine's notifications.
+// becoming Established, edited or deleted re-reconciles the RGDs it matters to; the
+// GraphRevisions they own, created or deleted (by kro, by hand); and the engine's
+// notifications.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.ResourceGraphDefinition{},
 		resourceKindsIndex, resourceKinds); err != nil {
 		return fmt.Errorf("indexing RGDs by resource kind: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &internalv1alpha1.GraphRevision{},
+		snapshotNameField, snapshotName); err != nil {
+		return fmt.Errorf("indexing graph revisions by RGD name: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("resourcegraphdefinition").
@@ -132,6 +141,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			predicate.LabelChangedPredicate{}, deletionPredicate()))).
 		Watches(&apiextensionsv1.CustomResourceDefinition{}, r.crdHandler()).
+		// Status writes of revisions are kro's own; their spec never changes.
+		Owns(&internalv1alpha1.GraphRevision{}, builder.WithPredicates(predicate.Funcs{
+			UpdateFunc: func(event.UpdateEvent) bool { return false },
+		})).
 		WatchesRawSource(r.wake).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.opts.Workers,
@@ -198,13 +211,19 @@ func (r *Reconciler) writeStatus(ctx context.Context, before, rgd *v1alpha1.Reso
 	return nil
 }
 
-// build builds the graph of rgd under BuildTimeout, recording the outcome in GraphAccepted.
-func (r *Reconciler) build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (*graph.Graph, error) {
+// buildGraph builds the graph of rgd under BuildTimeout.
+func (r *Reconciler) buildGraph(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (*graph.Graph, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.BuildTimeout)
 	defer cancel()
 	start := time.Now()
 	g, err := r.opts.Builder.Build(ctx, rgd)
 	metrics.ObserveGraphBuild(start, err)
+	return g, err
+}
+
+// build builds the graph of rgd's current spec, recording the outcome in GraphAccepted.
+func (r *Reconciler) build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (*graph.Graph, error) {
+	g, err := r.buildGraph(ctx, rgd)
 	if err != nil {
 		setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionFalse, "InvalidResourceGraph", err.Error())
 		return nil, err
@@ -213,13 +232,15 @@ func (r *Reconciler) build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefin
 	return g, nil
 }
 
-// reconcileGraph builds the graph, applies the CRD and starts serving the kind. It records
-// conditions on rgd and returns an error only for failures worth retrying, which are retried
-// with backoff.
+// reconcileGraph builds the graph, issues its GraphRevision, applies the CRD and starts
+// serving the kind. A spec whose graph does not build never becomes a revision: the instances
+// stay served with the graph of the newest revision. It records conditions on rgd and returns
+// an error only for failures worth retrying, which are retried with backoff.
 func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (bool, error) {
 	log := ctrl.LoggerFrom(ctx)
 	g, err := r.build(ctx, rgd)
 	if err != nil {
+		requeue, serveErr := r.serveLastGood(ctx, rgd)
 		// A kind or schema the cluster does not serve yet may appear (a CRD installed later,
 		// which the CRD watch reports; an OpenAPI document not yet published; a discovery
 		// request that timed out): retry with backoff. Other errors need an RGD change, which
@@ -228,11 +249,30 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 			return false, fmt.Errorf("building graph: %w", err)
 		}
 		log.Info("Graph rejected", "error", err.Error())
-		return false, nil
+		return requeue, serveErr
 	}
+	revision, err := r.issueRevision(ctx, rgd, g)
+	if err != nil {
+		setCondition(rgd, v1alpha1.ConditionGraphRevisionsResolved, metav1.ConditionFalse, reasonRevisionFailed, err.Error())
+		return false, err
+	}
+	g.Revision = revision
 	rgd.Status.TopologicalOrder = g.Order
 	rgd.Status.Resources = resourceInfo(g)
+	requeue, err := r.ensureServing(ctx, rgd, g)
+	if err == nil {
+		// Best effort: a revision left over is pruned by a later reconcile.
+		if perr := r.pruneRevisions(ctx, rgd); perr != nil {
+			log.Error(perr, "Pruning graph revisions")
+		}
+	}
+	return requeue, err
+}
 
+// ensureServing applies g's CRD and makes the engine serve g's kind, recording KindReady and
+// ControllerReady. It returns whether to check again soon (a CRD not established yet).
+func (r *Reconciler) ensureServing(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) (bool, error) {
+	log := ctrl.LoggerFrom(ctx)
 	established, err := r.ensureCRD(ctx, rgd, g)
 	if err != nil {
 		reason, retry := crdFailure(err)

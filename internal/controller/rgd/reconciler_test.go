@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/conditions"
@@ -25,7 +24,7 @@ func (e *stoppedEngine) Stopped(schema.GroupVersionKind) error { return e.err }
 
 func TestReconcileGraphReportsStoppedController(t *testing.T) {
 	rgd := testRGD(t, 1, `{name: string}`, nil)
-	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(liveCRD(t, rgd)).Build()
+	c := fakeClient(t).WithObjects(liveCRD(t, rgd)).Build()
 	engine := &stoppedEngine{err: errors.New("watch refused")}
 	r := New(Options{Client: c, Engine: engine, Builder: graph.NewBuilder(meta.NewDefaultRESTMapper(nil))})
 

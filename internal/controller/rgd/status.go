@@ -38,7 +38,13 @@ func summarize(rgd *v1alpha1.ResourceGraphDefinition) {
 			break
 		}
 	}
-	ready := conditions.Summary(rgd.Status.Conditions, v1alpha1.ConditionReady, rgd.Generation, chain...)
+	// GraphRevisionsResolved reports on the revision serving instances, which an invalid spec
+	// does not change: it is outside the chain, but Ready needs it.
+	if c := conditions.Get(rgd.Status.Conditions, v1alpha1.ConditionGraphRevisionsResolved); c == nil || c.ObservedGeneration != rgd.Generation {
+		setCondition(rgd, v1alpha1.ConditionGraphRevisionsResolved, metav1.ConditionUnknown, "Pending", "waiting for "+v1alpha1.ConditionGraphAccepted)
+	}
+	ready := conditions.Summary(rgd.Status.Conditions, v1alpha1.ConditionReady, rgd.Generation,
+		v1alpha1.ConditionGraphAccepted, v1alpha1.ConditionGraphRevisionsResolved, v1alpha1.ConditionKindReady, v1alpha1.ConditionControllerReady)
 	rgd.Status.Conditions = conditions.Set(rgd.Status.Conditions, ready, now())
 	if ready.Status == metav1.ConditionTrue {
 		rgd.Status.State = v1alpha1.ResourceGraphDefinitionStateActive
