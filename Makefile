@@ -39,7 +39,7 @@ $(CONTROLLER_GEN): hack/versions.env
 	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	@touch $@
 
-## generate: deepcopy and the RGD CRD from api/.
+## generate: deepcopy and the CRDs (RGD, GraphRevision) from api/.
 generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
