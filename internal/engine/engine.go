@@ -181,7 +181,7 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	kc, ok := e.controllers[gvk]
-	if ok && !kc.failed() && kc.graph != nil && kc.graph.Generation == g.Generation && kc.graph.RGDUID == g.RGDUID {
+	if ok && !kc.failed() && sameGraph(kc.graph, g) {
 		return nil
 	}
 	if !ok || kc.failed() {
@@ -223,8 +223,14 @@ func (e *Engine) upToDate(g *graph.Graph) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	kc, ok := e.controllers[g.Instance.GVK]
-	return ok && !kc.failed() && kc.graph != nil &&
-		kc.graph.Generation == g.Generation && kc.graph.RGDUID == g.RGDUID
+	return ok && !kc.failed() && sameGraph(kc.graph, g)
+}
+
+// sameGraph reports whether a running graph (nil while a watch is missing) is g: built from the
+// same RGD generation and issued as the same revision.
+func sameGraph(running, g *graph.Graph) bool {
+	return running != nil && running.Generation == g.Generation && running.RGDUID == g.RGDUID &&
+		running.Revision == g.Revision
 }
 
 // Unregister stops serving a kind and waits until its in-flight reconciles have returned.

@@ -371,3 +371,56 @@ func TestRemoveKind(t *testing.T) {
 		t.Errorf("Register after RemoveKind: handlers on the child kind: -want, +got:\n%s", diff)
 	}
 }
+
+// graphRecorder records the graphs a controller is given.
+type graphRecorder struct {
+	nopReconciler
+	mu     sync.Mutex
+	graphs []*graph.Graph
+}
+
+func (r *graphRecorder) SetGraph(g *graph.Graph) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.graphs = append(r.graphs, g)
+}
+
+func TestRegisterNewRevisionOfSameGeneration(t *testing.T) {
+	c := newFakeCache()
+	rec := &graphRecorder{}
+	e := New(Options{Cache: c, NewReconciler: func(*graph.Graph) InstanceReconciler { return rec }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.Start(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	<-e.started
+
+	g1 := testGraph("app", appGVK, 1)
+	g1.Revision = 1
+	same := testGraph("app", appGVK, 1)
+	same.Revision = 1
+	reissued := testGraph("app", appGVK, 1)
+	reissued.Revision = 2
+	for _, g := range []*graph.Graph{g1, same, reissued} {
+		if err := e.Register(context.Background(), g); err != nil {
+			t.Fatalf("Register(revision %d): %v", g.Revision, err)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var got []int64
+	for _, g := range rec.graphs {
+		got = append(got, g.Revision)
+	}
+	// The first graph is given at construction; the same one again is not given; a new
+	// revision of the same generation is, so instances report it.
+	if diff := cmp.Diff([]int64{2}, got); diff != "" {
+		t.Errorf("graphs given to the running controller: -want, +got:\n%s", diff)
+	}
+}
