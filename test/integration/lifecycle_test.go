@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/onsi/gomega"
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // Lifecycle tests (issue #9): what an instance owns is found from the cluster however far it
@@ -343,4 +347,64 @@ func TestRaceForOneObject(t *testing.T) {
 	}
 	g.Eventually(check).Should(gomega.Succeed())
 	g.Consistently(check).Should(gomega.Succeed())
+}
+
+// TestNoWriteWithoutChange: a reconcile that changes nothing writes nothing, also for an object
+// with write-only fields (a Secret's stringData never reads back, so comparing fields cannot
+// tell it is up to date).
+func TestNoWriteWithoutChange(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-no-write
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItNoWrite
+  resources:
+  - id: secret
+    template:
+      apiVersion: v1
+      kind: Secret
+      metadata: {name: "${schema.metadata.name}"}
+      stringData: {password: "${schema.metadata.name}-pw"}
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${secret.metadata.name}"}
+      data: {a: "1"}
+`)
+	waitRGDActive(g, "it-no-write")
+	gvk := instanceGVK("ItNoWrite")
+	ns := newNamespace(t, g)
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItNoWrite, metadata: {name: nw, namespace: %s}}", ns))).To(gomega.Succeed())
+	waitState(g, gvk, ns, "nw", "ACTIVE")
+	// Settle: no kro write for 2 s.
+	last, since := env.requests.Writes(), time.Now()
+	g.Eventually(func() time.Duration {
+		if w := env.requests.Writes(); w != last {
+			last, since = w, time.Now()
+		}
+		return time.Since(since)
+	}).Should(gomega.BeNumerically(">=", 2*time.Second))
+
+	// Someone annotates the ConfigMap: the instance is reconciled, and both objects are up to date.
+	skipped := promtestutil.ToFloat64(metrics.AppliesSkipped.WithLabelValues("ItNoWrite.kro.run"))
+	env.requests.Reset()
+	cm := get(g, configMapGVK, ns, "nw")
+	patch := client.MergeFrom(cm.DeepCopy())
+	annotations := cm.GetAnnotations()
+	annotations["team"] = "a"
+	cm.SetAnnotations(annotations)
+	g.Expect(env.client.Patch(ctx, cm, patch)).To(gomega.Succeed())
+	g.Eventually(func() float64 {
+		return promtestutil.ToFloat64(metrics.AppliesSkipped.WithLabelValues("ItNoWrite.kro.run"))
+	}).Should(gomega.BeNumerically(">=", skipped+2), "both objects must be found up to date (an apply means a needless write, or no reconcile happened)")
+	g.Consistently(env.requests.Writes).Should(gomega.BeZero(), func() string {
+		return "kro wrote without a change, last: " + env.requests.LastWrite()
+	})
 }

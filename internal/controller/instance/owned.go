@@ -217,6 +217,7 @@ func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstr
 		default:
 			metrics.Deletions.WithLabelValues(r.kind(), reason).Inc()
 		}
+		r.appliedVersions.Delete(keyOf(obj))
 	}
 	return nil
 }

@@ -77,6 +77,8 @@ type Reconciler struct {
 	externals externalIndex
 	// taken holds the objects kro created or adopted that the cache does not show yet.
 	taken takenObjects
+	// appliedVersions maps an objectKey to the resourceVersion kro's last apply left.
+	appliedVersions sync.Map
 }
 
 // ExternalRequests lists the instances that read obj through an externalRef.

@@ -366,8 +366,11 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		default:
 			switch owner := live.GetLabels()[metadata.ApplySetPartOfLabel]; owner {
 			case applySetID:
+				// Unchanged since kro wrote it, or every desired field still has its value
+				// (write-only fields such as a Secret's stringData never do: only the first
+				// check spares them a write).
 				if live.GetAnnotations()[metadata.DesiredHashAnnotation] == annotations[metadata.DesiredHashAnnotation] &&
-					isSubset(desired.Object, live.Object) {
+					(r.unchangedSinceApply(live) || isSubset(desired.Object, live.Object)) {
 					metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
 					return live, nil
 				}
@@ -390,6 +393,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 			if guard != "" {
 				r.taken.add(applySetID, keyOf(applied), n.GVK)
 			}
+			r.appliedVersions.Store(keyOf(applied), applied.GetResourceVersion())
 			return applied, nil
 		}
 		metrics.Applies.WithLabelValues(r.kind(), "error").Inc()
@@ -402,6 +406,14 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		live.SetGroupVersionKind(n.GVK)
 		err = r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	}
+}
+
+// unchangedSinceApply reports whether the live object is exactly what kro's last apply in this
+// process left (same resourceVersion). It only spares a comparison; after a restart the
+// comparison decides.
+func (r *Reconciler) unchangedSinceApply(live *unstructured.Unstructured) bool {
+	rv, ok := r.appliedVersions.Load(keyOf(live))
+	return ok && rv.(string) == live.GetResourceVersion()
 }
 
 // errAwaitingObject marks an object of a resource with adoptionPolicy Required that does not
