@@ -44,6 +44,10 @@ type Options struct {
 	// MaxGraphRevisions is how many GraphRevisions are kept per RGD, the newest; 0 keeps all.
 	// Default 5, as the reference.
 	MaxGraphRevisions int
+	// GraphRevisionWorkers is accepted because the reference kro has the flag (its revisions
+	// have their own controller); here the RGD reconciler issues revisions, so it has no
+	// effect. Default 1.
+	GraphRevisionWorkers int
 	// GracefulShutdownTimeout bounds shutdown. Default 30s.
 	GracefulShutdownTimeout time.Duration
 	// FeatureGates holds the reference's feature gates (see package features). Default: all
@@ -73,6 +77,7 @@ func DefaultOptions() Options {
 		RGDWorkers:              1,
 		MaxCollectionSize:       1000,
 		MaxGraphRevisions:       5,
+		GraphRevisionWorkers:    1,
 		GracefulShutdownTimeout: 30 * time.Second,
 		FeatureGates:            features.New(),
 		LogLevel:                "info",
@@ -98,6 +103,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.InstanceWorkers, "dynamic-controller-concurrent-reconciles", o.InstanceWorkers, "Concurrent instance reconciles per generated kind.")
 	fs.IntVar(&o.MaxCollectionSize, "rgd-max-collection-size", o.MaxCollectionSize, "Maximum number of items of one forEach collection.")
 	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", o.RGDWorkers, "Concurrent ResourceGraphDefinition reconciles.")
+	fs.IntVar(&o.GraphRevisionWorkers, "graph-revision-concurrent-reconciles", o.GraphRevisionWorkers, "Accepted for compatibility with the reference kro; no effect (the ResourceGraphDefinition controller issues revisions).")
 	fs.IntVar(&o.MaxGraphRevisions, "rgd-max-graph-revisions", o.MaxGraphRevisions, "GraphRevisions kept per ResourceGraphDefinition, the newest; 0 keeps all.")
 	fs.DurationVar(&o.GracefulShutdownTimeout, "graceful-shutdown-timeout", o.GracefulShutdownTimeout, "How long running reconciles may take to finish on shutdown.")
 	fs.Var(gatesFlag{o.FeatureGates}, "feature-gates", "Comma-separated Name=true|false pairs of feature gates: "+gateNames()+".")

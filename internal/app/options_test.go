@@ -43,10 +43,11 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 		"--resource-graph-definition-concurrent-reconciles=4",
 		"--rgd-max-collection-size=10",
 		"--rgd-max-graph-revisions=7",
+		"--graph-revision-concurrent-reconciles=2",
 		"--graceful-shutdown-timeout=45s",
 		"--log-level=debug",
 		"--log-format=console",
-		"--feature-gates=CELOmitFunction=true,InstanceConditionEvents=true,InstanceConditionMetrics=false,GraphKind=false,ConservativeCRDComparison=true",
+		"--feature-gates=CELOmitFunction=true,InstanceConditionEvents=true,InstanceConditionMetrics=false,GraphKind=false,ConservativeCRDComparison=true,DeletionPolicy=true",
 	}
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	opts := DefaultOptions()
@@ -67,6 +68,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 	want.RGDWorkers = 4
 	want.MaxCollectionSize = 10
 	want.MaxGraphRevisions = 7
+	want.GraphRevisionWorkers = 2
 	want.GracefulShutdownTimeout = 45 * time.Second
 	want.LogLevel = "debug"
 	want.LogFormat = "console"
@@ -79,7 +81,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 	}
 	wantGates := map[string]bool{
 		"CELOmitFunction": true, "InstanceConditionEvents": true, "InstanceConditionMetrics": false,
-		"GraphKind": false, "ConservativeCRDComparison": true,
+		"GraphKind": false, "ConservativeCRDComparison": true, "DeletionPolicy": true,
 	}
 	if diff := cmp.Diff(wantGates, gates); diff != "" {
 		t.Errorf("feature gates: -want, +got:\n%s", diff)

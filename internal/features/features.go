@@ -26,6 +26,9 @@ const (
 	// ConservativeCRDComparison adds stricter CRD schema change checks in the reference.
 	// Accepted; no effect yet.
 	ConservativeCRDComparison featuregate.Feature = "ConservativeCRDComparison"
+	// DeletionPolicy enables a resource's deletionPolicy field in the reference's newest
+	// releases. Accepted; kro always honours deletionPolicy (docs/resource-lifecycle.md).
+	DeletionPolicy featuregate.Feature = "DeletionPolicy"
 )
 
 var defaults = map[featuregate.Feature]featuregate.FeatureSpec{
@@ -34,6 +37,7 @@ var defaults = map[featuregate.Feature]featuregate.FeatureSpec{
 	InstanceConditionMetrics:  {Default: false, PreRelease: featuregate.Alpha},
 	GraphKind:                 {Default: false, PreRelease: featuregate.Alpha},
 	ConservativeCRDComparison: {Default: false, PreRelease: featuregate.Alpha},
+	DeletionPolicy:            {Default: false, PreRelease: featuregate.Alpha},
 }
 
 // New returns a gate holding kro's features at their defaults. Each controller has its own,
