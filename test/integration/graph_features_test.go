@@ -327,7 +327,9 @@ spec:
 		out := map[string]string{}
 		for _, c := range conds {
 			m := c.(map[string]any)
-			out[m["type"].(string)] = m["status"].(string) + "/" + m["message"].(string)
+			if t := m["type"].(string); t != "Reconciling" && t != "Stalled" { // kstatus's, beyond the reference
+				out[t] = m["status"].(string) + "/" + m["message"].(string)
+			}
 		}
 		return out
 	}

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,8 +52,10 @@ func newStatus(inst *unstructured.Unstructured) *status {
 		}
 		var c metav1.Condition
 		if kruntime.DefaultUnstructuredConverter.FromUnstructured(m, &c) == nil {
-			st.conds = append(st.conds, c)
 			st.wire = append(st.wire, c)
+			if c.Type != ConditionReconciling && c.Type != ConditionStalled {
+				st.conds = append(st.conds, c)
+			}
 		}
 	}
 	// Keep the user fields written before until they are computed again.
@@ -146,11 +149,52 @@ func (s *status) setCustom(produced []map[string]any, keepOthers bool) {
 	}
 	if keepOthers {
 		for _, c := range s.wire {
-			if !seen[c.Type] {
+			if !seen[c.Type] && c.Type != ConditionReconciling && c.Type != ConditionStalled {
 				s.custom = append(s.custom, c)
 			}
 		}
 	}
+}
+
+// Condition types of the kstatus convention, beyond the reference: GitOps tools that follow it
+// (Flux, kpt, cli-utils) see an instance as InProgress while Reconciling is True, Failed while
+// Stalled is True, and Current otherwise once status.observedGeneration is the generation.
+const (
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// kstatus returns the Reconciling and Stalled conditions of the state, each carrying the
+// message of the condition that explains it; types the RGD's own conditions declare are left
+// to them.
+func (s *status) kstatus() []metav1.Condition {
+	reconciling := conditions.New(ConditionReconciling, metav1.ConditionFalse, "Reconciled", "the instance's resources are reconciled", s.generation)
+	stalled := conditions.New(ConditionStalled, metav1.ConditionFalse, "NotStalled", "no error", s.generation)
+	why := ""
+	if c := conditions.Get(s.conds, ConditionResourcesReady); c != nil {
+		why = c.Message
+	}
+	switch s.state {
+	case StateInProgress:
+		reconciling = conditions.New(ConditionReconciling, metav1.ConditionTrue, "InProgress", why, s.generation)
+	case StateDeleting:
+		reconciling = conditions.New(ConditionReconciling, metav1.ConditionTrue, "Deleting", "deleting the instance's resources", s.generation)
+	case StateError:
+		reconciling.Reason, reconciling.Message = "Failed", "reconciling failed; see Stalled"
+		stalled = conditions.New(ConditionStalled, metav1.ConditionTrue, "Error", why, s.generation)
+	}
+	var out []metav1.Condition
+	for _, c := range []metav1.Condition{reconciling, stalled} {
+		if conditions.Get(s.custom, c.Type) != nil {
+			continue
+		}
+		c.LastTransitionTime = s.now
+		if prev := conditions.Get(s.wire, c.Type); prev != nil && prev.Status == c.Status && prev.Reason == c.Reason && prev.Message == c.Message {
+			c.LastTransitionTime = prev.LastTransitionTime
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // merged returns the status object to write and whether it differs from the instance's.
@@ -166,6 +210,8 @@ func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, bool, 
 		out[k] = v
 	}
 	out["state"] = s.state
+	out["observedGeneration"] = s.generation
+	written = append(slices.Clone(written), s.kstatus()...)
 	conds := make([]any, 0, len(written))
 	for i := range written {
 		m, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(&written[i])

@@ -107,6 +107,9 @@ func statusSchema(fields map[string]apiextensionsv1.JSONSchemaProps) apiextensio
 	}
 	props["state"] = apiextensionsv1.JSONSchemaProps{Type: "string"}
 	props["conditions"] = conditionsSchema()
+	// Beyond the reference: the kstatus convention (Flux, kpt, cli-utils) compares it with
+	// metadata.generation.
+	props["observedGeneration"] = apiextensionsv1.JSONSchemaProps{Type: "integer", Format: "int64"}
 	return apiextensionsv1.JSONSchemaProps{Type: "object", Properties: props}
 }
 
