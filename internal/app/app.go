@@ -148,6 +148,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 				APIReader:         mgr.GetAPIReader(),
 				Recorder:          mgr.GetEventRecorder("kro-instance-controller"),
 				MaxCollectionSize: opts.MaxCollectionSize,
+				NoArgoCDTracking:  !opts.ArgoCDTracking,
 			})
 		},
 	})

@@ -41,6 +41,9 @@ type Options struct {
 	RGDWorkers int
 	// MaxCollectionSize bounds the items of one forEach collection. Default 1000.
 	MaxCollectionSize int
+	// ArgoCDTracking copies an instance's argocd.argoproj.io/tracking-id annotation to its
+	// children. Default true.
+	ArgoCDTracking bool
 	// MaxGraphRevisions is how many GraphRevisions are kept per RGD, the newest; 0 keeps all.
 	// Default 5, as the reference.
 	MaxGraphRevisions int
@@ -76,6 +79,7 @@ func DefaultOptions() Options {
 		InstanceWorkers:         10,
 		RGDWorkers:              1,
 		MaxCollectionSize:       1000,
+		ArgoCDTracking:          true,
 		MaxGraphRevisions:       5,
 		GraphRevisionWorkers:    1,
 		GracefulShutdownTimeout: 30 * time.Second,
@@ -101,6 +105,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.ClientQPS, "client-qps", o.ClientQPS, "Queries per second to the API server.")
 	fs.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries to the API server.")
 	fs.IntVar(&o.InstanceWorkers, "dynamic-controller-concurrent-reconciles", o.InstanceWorkers, "Concurrent instance reconciles per generated kind.")
+	fs.BoolVar(&o.ArgoCDTracking, "argocd-tracking-propagation", o.ArgoCDTracking, "Copy an instance's argocd.argoproj.io/tracking-id annotation to its children (templates that set it keep theirs).")
 	fs.IntVar(&o.MaxCollectionSize, "rgd-max-collection-size", o.MaxCollectionSize, "Maximum number of items of one forEach collection.")
 	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", o.RGDWorkers, "Concurrent ResourceGraphDefinition reconciles.")
 	fs.IntVar(&o.GraphRevisionWorkers, "graph-revision-concurrent-reconciles", o.GraphRevisionWorkers, "Accepted for compatibility with the reference kro; no effect (the ResourceGraphDefinition controller issues revisions).")

@@ -44,6 +44,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 		"--rgd-max-collection-size=10",
 		"--rgd-max-graph-revisions=7",
 		"--graph-revision-concurrent-reconciles=2",
+		"--argocd-tracking-propagation=false",
 		"--graceful-shutdown-timeout=45s",
 		"--log-level=debug",
 		"--log-format=console",
@@ -69,6 +70,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 	want.MaxCollectionSize = 10
 	want.MaxGraphRevisions = 7
 	want.GraphRevisionWorkers = 2
+	want.ArgoCDTracking = false
 	want.GracefulShutdownTimeout = 45 * time.Second
 	want.LogLevel = "debug"
 	want.LogFormat = "console"

@@ -56,6 +56,10 @@ const (
 	// read it from the object, whatever the graph has become since.
 	DeletionPolicyAnnotation = "internal.kro.run/deletion-policy"
 
+	// ArgoCDTrackingAnnotation is the annotation Argo CD tracks its resources by; kro copies
+	// an instance's to its children.
+	ArgoCDTrackingAnnotation = "argocd.argoproj.io/tracking-id"
+
 	// AllowBreakingChangesAnnotation on an RGD lets a breaking CRD schema change through.
 	AllowBreakingChangesAnnotation = "kro.run/allow-breaking-changes"
 )

@@ -58,6 +58,9 @@ type Options struct {
 	ReconcileTimeout time.Duration
 	// MaxCollectionSize bounds the items of one forEach collection. Default 1000.
 	MaxCollectionSize int
+	// NoArgoCDTracking stops copying an instance's argocd.argoproj.io/tracking-id annotation
+	// to its children. Default false: it is copied.
+	NoArgoCDTracking bool
 }
 
 // Reconciler reconciles instances of one kind.

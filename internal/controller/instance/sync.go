@@ -185,6 +185,7 @@ func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n 
 		return pending(err)
 	}
 	addLabels(desired, metadata.ChildLabels(childIdentity(g, p.inst), n.ID, p.setID))
+	r.propagateTracking(p.inst, desired)
 	observed, err := r.apply(ctx, g, n, desired, p.setID)
 	if errors.Is(err, errAwaitingObject) {
 		var o outcome
@@ -231,6 +232,7 @@ func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass
 		labels[metadata.CollectionIndexLabel] = strconv.Itoa(item.Index)
 		labels[metadata.CollectionSizeLabel] = strconv.Itoa(len(items))
 		addLabels(obj, labels)
+		r.propagateTracking(p.inst, obj)
 		desired[i] = obj
 	}
 	o := outcome{isList: true, list: make([]*unstructured.Unstructured, 0, len(desired))}
@@ -477,6 +479,24 @@ func childIdentity(g *graph.Graph, inst *unstructured.Unstructured) metadata.Ins
 		Group:     g.Instance.GVK.Group,
 		Version:   g.Instance.GVK.Version,
 		Kind:      g.Instance.GVK.Kind,
+	}
+}
+
+// propagateTracking copies the instance's Argo CD tracking annotation to a child that does not
+// set its own (beyond the reference, where each template has to copy it), so that Argo CD shows
+// the children under the application that owns the instance.
+func (r *Reconciler) propagateTracking(inst, child *unstructured.Unstructured) {
+	id, ok := inst.GetAnnotations()[metadata.ArgoCDTrackingAnnotation]
+	if !ok || r.opts.NoArgoCDTracking {
+		return
+	}
+	annotations := child.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	if _, set := annotations[metadata.ArgoCDTrackingAnnotation]; !set {
+		annotations[metadata.ArgoCDTrackingAnnotation] = id
+		child.SetAnnotations(annotations)
 	}
 }
 
