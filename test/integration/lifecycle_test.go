@@ -408,3 +408,38 @@ spec:
 		return "kro wrote without a change, last: " + env.requests.LastWrite()
 	})
 }
+
+// TestOrphansOfVanishedInstance: the API server can delete an instance at the moment kro adds
+// its finalizer, finalizer included (kubernetes/kubernetes#77988), after kro applied objects
+// for it. Here the instance vanishes the same way (its finalizer removed by hand while kro is
+// down); its objects must not outlive it. A new instance of the same name keeps its own.
+func TestOrphansOfVanishedInstance(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	applyRGD(t, g, fmt.Sprintf(partialRGD, "it-vanished", "ItVanished"))
+	waitRGDActive(g, "it-vanished")
+	gvk := instanceGVK("ItVanished")
+	ns := newNamespace(t, g)
+	for _, name := range []string{"v", "w"} {
+		g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItVanished, metadata: {name: %s, namespace: %s}}", name, ns))).To(gomega.Succeed())
+		waitState(g, gvk, ns, name, "ACTIVE")
+	}
+
+	restartKro(t, func() {
+		for _, name := range []string{"v", "w"} {
+			setFinalizers(g, gvk, ns, name, nil)
+			g.Expect(env.client.Delete(ctx, get(g, gvk, ns, name))).To(gomega.Succeed())
+			g.Eventually(func(g gomega.Gomega) { g.Expect(get(g, gvk, ns, name)).To(gomega.BeNil()) }).Should(gomega.Succeed())
+		}
+		// w comes back as a new instance before kro runs again.
+		g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItVanished, metadata: {name: w, namespace: %s}}", ns))).To(gomega.Succeed())
+	})
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(get(g, configMapGVK, ns, "v-config")).To(gomega.BeNil(), "the vanished instance's ConfigMap outlives it")
+		g.Expect(get(g, serviceGVK, ns, "v-config-svc")).To(gomega.BeNil(), "the vanished instance's Service outlives it")
+	}).Should(gomega.Succeed())
+	waitState(g, gvk, ns, "w", "ACTIVE")
+	cm := get(g, configMapGVK, ns, "w-config")
+	g.Expect(cm).NotTo(gomega.BeNil())
+	g.Expect(cm.GetLabels()).To(gomega.HaveKeyWithValue(metadata.InstanceIDLabel, string(get(g, gvk, ns, "w").GetUID())))
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -99,4 +100,42 @@ func applyOrder(g *graph.Graph, id string) int {
 		}
 	}
 	return math.MaxInt
+}
+
+// collectOrphans removes what is left of an instance that no longer exists. Its objects
+// normally go before its finalizer, but the API server can delete an instance at the moment kro
+// adds its finalizer, finalizer included (kubernetes/kubernetes#77988), after kro applied
+// objects for it. The instance is confirmed gone on the API server before anything is
+// removed; objects of a new instance of the same name (another UID) are left to it.
+func (r *Reconciler) collectOrphans(ctx context.Context, g *graph.Graph, req ctrl.Request) error {
+	gvk := g.Instance.GVK
+	gone := &unstructured.Unstructured{}
+	gone.SetGroupVersionKind(gvk)
+	gone.SetNamespace(req.Namespace)
+	gone.SetName(req.Name)
+	setID := metadata.ApplySetID(req.Name, req.Namespace, gvk.Kind, gvk.Group)
+	owned, err := r.listOwned(ctx, g, gone, setID, nil)
+	if err != nil || len(owned) == 0 {
+		return err
+	}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(gvk)
+	switch err := r.opts.APIReader.Get(ctx, req.NamespacedName, live); {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
+		return clusterError(err)
+	}
+	var orphans []*unstructured.Unstructured
+	for _, obj := range owned {
+		if live == nil || obj.GetLabels()[metadata.InstanceIDLabel] != string(live.GetUID()) {
+			orphans = append(orphans, obj)
+		}
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Removing the resources of an instance that no longer exists", "count", len(orphans))
+	// The first wave; the watch on the children brings the next.
+	return r.removeOwned(ctx, deletionWaves(g, orphans)[0], setID, "instance-gone")
 }

@@ -147,7 +147,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	inst := &unstructured.Unstructured{}
 	inst.SetGroupVersionKind(g.Instance.GVK)
 	if err := r.opts.Client.Get(ctx, req.NamespacedName, inst); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.collectOrphans(ctx, g, req)
+		}
+		return ctrl.Result{}, err
 	}
 	inst, err := r.freshInstance(ctx, g, inst)
 	if err != nil {
