@@ -7,7 +7,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 export KUBEBUILDER_ASSETS := $(BIN)
 GO_TEST_FLAGS ?=
 
-.PHONY: run test unit integration generate verify-generated controlplane controlplane-all build vet fmt bench
+.PHONY: run test unit integration generate manifests verify-generated controlplane controlplane-all build vet fmt bench
 
 ## run: start a local control plane, kro, and the webapp example; Ctrl-C stops everything.
 run: controlplane-all build
@@ -19,7 +19,7 @@ test: vet verify-generated controlplane
 
 ## unit: tests that need no control plane.
 unit:
-	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/integration)
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /test/integration -e /test/install)
 
 build:
 	go build -o $(BIN)/kro-controller ./cmd/kro-controller
@@ -43,6 +43,13 @@ $(CONTROLLER_GEN): hack/versions.env
 generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+
+## manifests: the CRDs (make generate), copied into the Helm chart; then renders the install
+## bundles (kustomize config/default and config/aggregation, charts/kro) in Go and checks them.
+manifests: generate
+	rm -f charts/kro/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/kro/crds/
+	go test -count=1 -run 'TestChartCRDsInSync|TestKustomizeBundles|TestHelmChart' ./test/install/
 
 ## verify-generated: fail when generated files are out of date.
 verify-generated: $(CONTROLLER_GEN)

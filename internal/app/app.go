@@ -29,6 +29,7 @@ import (
 	"github.com/kro-run/kro/internal/engine"
 	"github.com/kro-run/kro/internal/graph"
 	kroschema "github.com/kro-run/kro/internal/graph/schema"
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // Scheme returns the scheme of the typed objects kro reads.
@@ -155,6 +156,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err := mgr.Add(eng); err != nil {
 		return err
 	}
+	metrics.SetInstanceCounter(eng)
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		mapper, _ := mgr.GetRESTMapper().(*servedMapper)
 		return trackServedKinds(ctx, mgr.GetCache(), mapper, eng)

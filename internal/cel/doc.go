@@ -8,5 +8,7 @@
 // conditions (runtime.go) are added only where asked for, with RuntimeLibrary. Each function
 // has a static cost estimate and a runtime cost (cost.go). The runtime cost limit is the real
 // bound; CompileWithLimits refuses only an expression that costs more than it on any input
-// and otherwise warns (Program.Warning) when the estimated worst case is high.
+// and otherwise warns (Program.Warning) when the estimated worst case is high. Every
+// evaluation is counted by result and its runtime cost observed (package metrics:
+// kro_cel_evaluations_total, kro_cel_evaluation_cost).
 package cel

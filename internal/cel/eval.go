@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/interpreter"
+
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // ErrDataPending means an expression read data that does not exist yet (a missing key, field
@@ -23,17 +25,24 @@ func (p *Program) Eval(ctx context.Context, vars map[string]any) (result any, er
 			err = fmt.Errorf("expression %q panicked: %v", p.Expression, r)
 		}
 	}()
-	val, _, err := p.program.ContextEval(ctx, vars)
+	val, details, err := p.program.ContextEval(ctx, vars)
+	var cost *uint64
+	if details != nil {
+		cost = details.ActualCost()
+	}
 	if err != nil {
 		if isPending(err) {
+			metrics.ObserveCELEvaluation(metrics.CELPending, cost)
 			return nil, fmt.Errorf("%w: %v", ErrDataPending, err)
 		}
+		metrics.ObserveCELEvaluation(metrics.CELError, cost)
 		var cancelled interpreter.EvalCancelledError
 		if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
 			return nil, fmt.Errorf("evaluation ran past the cost limit of %d: %w", p.costLimit, ErrCostLimitExceeded)
 		}
 		return nil, err
 	}
+	metrics.ObserveCELEvaluation(metrics.CELSuccess, cost)
 	return ToNative(val)
 }
 

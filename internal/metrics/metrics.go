@@ -59,11 +59,57 @@ var (
 		Name: "kro_engine_watches",
 		Help: "Number of (controller, kind) watches of instances, children and external references.",
 	})
+	// CELEvaluations counts evaluations of CEL expressions by result: success, pending (the
+	// data an expression reads is not there yet) or error (cost limit included).
+	CELEvaluations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kro_cel_evaluations_total",
+		Help: "CEL expression evaluations, by result (success, pending, error).",
+	}, []string{"result"})
+	// CELCost observes the runtime cost of each CEL evaluation, in cel-go cost units (the
+	// unit of the runtime cost limit, 1,000,000 by default).
+	CELCost = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "kro_cel_evaluation_cost",
+		Help:    "Runtime cost of CEL expression evaluations, in CEL cost units.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 11),
+	})
+)
+
+// The CEL counters of each result, resolved once: evaluations are the hottest path.
+var (
+	celSuccess = CELEvaluations.WithLabelValues("success")
+	celPending = CELEvaluations.WithLabelValues("pending")
+	celError   = CELEvaluations.WithLabelValues("error")
 )
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(GraphBuilds, GraphBuildDuration, Applies, AppliesSkipped,
-		Deletions, InstanceStates, Controllers, Informers, Watches)
+		Deletions, InstanceStates, Controllers, Informers, Watches, CELEvaluations, CELCost,
+		instances)
+}
+
+// CELResult is the outcome of one CEL evaluation.
+type CELResult int
+
+// The outcomes of a CEL evaluation.
+const (
+	CELSuccess CELResult = iota
+	CELPending
+	CELError
+)
+
+// ObserveCELEvaluation records one evaluation and, when known, its runtime cost.
+func ObserveCELEvaluation(result CELResult, cost *uint64) {
+	switch result {
+	case CELSuccess:
+		celSuccess.Inc()
+	case CELPending:
+		celPending.Inc()
+	default:
+		celError.Inc()
+	}
+	if cost != nil {
+		CELCost.Observe(float64(*cost))
+	}
 }
 
 // ObserveGraphBuild records one graph build.
