@@ -400,3 +400,5 @@ func checkDeployment(t *testing.T, objs []*unstructured.Unstructured, name strin
 	}
 	return opts
 }
+
+var runtimeConverter = kruntime.DefaultUnstructuredConverter
