@@ -106,8 +106,8 @@ func TestInstall(t *testing.T) {
 				"service": map[string]any{"create": true},
 				"serviceMonitor": map[string]any{
 					"enabled": true, "additionalLabels": map[string]any{"release": "prometheus"},
-					"targetLabels": []any{"app.kubernetes.io/name"},
-					"relabelings": []any{map[string]any{"action": "replace", "targetLabel": "cluster", "replacement": "c1"}},
+					"targetLabels":      []any{"app.kubernetes.io/name"},
+					"relabelings":       []any{map[string]any{"action": "replace", "targetLabel": "cluster", "replacement": "c1"}},
 					"metricRelabelings": []any{map[string]any{"action": "drop", "sourceLabels": []any{"__name__"}, "regex": "go_.*"}},
 				},
 			}},
