@@ -231,6 +231,23 @@ func TestHelmChart(t *testing.T) {
 	}
 }
 
+// TestOperationsDocYAML checks that every YAML block of docs/operations.md is a valid object
+// (the example role is also applied and used by TestAggregationRBACAndMetrics).
+func TestOperationsDocYAML(t *testing.T) {
+	objs := docYAML(t, filepath.Join(Root(), "docs", "operations.md"))
+	if len(objs) == 0 {
+		t.Fatal("docs/operations.md has no YAML")
+	}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ClusterRole":
+			typed[rbacv1.ClusterRole](t, o)
+		default:
+			t.Errorf("docs/operations.md: %s %s is not checked by this test", o.GetKind(), o.GetName())
+		}
+	}
+}
+
 func TestHelmChartRejectsUnknownRBACMode(t *testing.T) {
 	_, err := HelmTemplate(Release{Name: "kro", Namespace: "kro-system"},
 		map[string]any{"rbac": map[string]any{"mode": "everything"}})
