@@ -59,9 +59,12 @@ func TestAggregationRBACAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	aggregate(ctx, t, c, "kro:controller:static")
-	g.Expect(allowed(ctx, t, c, "kro.run", "resourcegraphdefinitions", "watch")).To(gomega.BeTrue(), "kro may watch RGDs")
+	// The API server's RBAC authorizer sees role changes through its informers, a moment later.
+	g.Eventually(func() bool { return allowed(ctx, t, c, "kro.run", "resourcegraphdefinitions", "watch") },
+		timeout, interval).Should(gomega.BeTrue(), "kro may watch RGDs")
+	g.Eventually(func() bool { return allowed(ctx, t, c, "apps", "deployments", "create") },
+		timeout, interval).Should(gomega.BeFalse(), "kro may not create Deployments yet")
 	g.Expect(allowed(ctx, t, c, "", "secrets", "list")).To(gomega.BeFalse(), "kro may not list Secrets")
-	g.Expect(allowed(ctx, t, c, "apps", "deployments", "create")).To(gomega.BeFalse(), "kro may not create Deployments yet")
 
 	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
 	stop := startKro(t, metricsAddr, probeAddr)
@@ -70,6 +73,9 @@ func TestAggregationRBACAndMetrics(t *testing.T) {
 	examples := filepath.Join(Root(), "examples", "webapp")
 	rgd := decodeFile(t, filepath.Join(examples, "rgd.yaml"))
 	applyAll(ctx, t, c, []*unstructured.Unstructured{rgd})
+	// Leave the cluster as found (while kro still runs: it removes its finalizer), so that the
+	// test can run again on it (go test -count=2).
+	defer cleanup(ctx, t, c, rgd)
 	// Without the example role kro cannot watch WebApps, Deployments, Services and ConfigMaps:
 	// the RGD is not Active.
 	g.Eventually(func() error {
@@ -159,6 +165,26 @@ func TestAggregationRBACAndMetrics(t *testing.T) {
 	}
 	checkLabelsBounded(t, families)
 	noWarnings(t, w, "installing and using kro")
+}
+
+// cleanup deletes the RGD, its CRD and the docs' example role, and waits until they are gone.
+func cleanup(ctx context.Context, t *testing.T, c client.Client, rgd *unstructured.Unstructured) {
+	t.Helper()
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	crd.SetName("webapps.kro.run")
+	role := &rbacv1.ClusterRole{}
+	role.Name = "kro:rgd:webapp"
+	for _, o := range []client.Object{rgd, crd, role} {
+		if err := c.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("cleanup: deleting %s: %v", o.GetName(), err)
+			continue
+		}
+		gomega.NewWithT(t).Eventually(func() bool {
+			return apierrors.IsNotFound(c.Get(ctx, client.ObjectKeyFromObject(o), o.DeepCopyObject().(client.Object)))
+		}, timeout, interval).Should(gomega.BeTrue(), "cleanup: %s is deleted", o.GetName())
+	}
 }
 
 // startKro runs a kro manager as the ServiceAccount (impersonated), the way the Deployment

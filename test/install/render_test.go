@@ -248,6 +248,32 @@ func TestOperationsDocYAML(t *testing.T) {
 	}
 }
 
+// TestHelmNotesExampleRole checks that the example role of the chart's NOTES (aggregation
+// mode) is the one of docs/operations.md, which TestAggregationRBACAndMetrics uses.
+func TestHelmNotesExampleRole(t *testing.T) {
+	ch, err := HelmTemplate(Release{Name: "kro", Namespace: "kro-system"},
+		map[string]any{"rbac": map[string]any{"mode": "aggregation"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(ch.Notes, "  apiVersion: rbac.authorization.k8s.io/v1")
+	end := strings.Index(ch.Notes[max(start, 0):], "\n\n")
+	if start < 0 || end < 0 {
+		t.Fatalf("NOTES.txt in aggregation mode has no example ClusterRole:\n%s", ch.Notes)
+	}
+	var lines []string
+	for _, l := range strings.Split(ch.Notes[start:start+end], "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "  "))
+	}
+	got, err := Decode([]byte(strings.Join(lines, "\n")))
+	if err != nil || len(got) != 1 {
+		t.Fatalf("NOTES.txt example role: %d objects, %v", len(got), err)
+	}
+	if diff := cmp.Diff(docsExampleRole(t).Object, got[0].Object); diff != "" {
+		t.Errorf("NOTES.txt example role: -want (docs/operations.md), +got:\n%s", diff)
+	}
+}
+
 func TestHelmChartRejectsUnknownRBACMode(t *testing.T) {
 	_, err := HelmTemplate(Release{Name: "kro", Namespace: "kro-system"},
 		map[string]any{"rbac": map[string]any{"mode": "everything"}})
