@@ -83,6 +83,8 @@ func TestKustomizeBundles(t *testing.T) {
 	common := []string{
 		"ClusterRole kro:controller",
 		"ClusterRole kro:controller:static",
+		"ClusterRole kro-edit",
+		"ClusterRole kro-view",
 		"ClusterRoleBinding kro:controller",
 		"CustomResourceDefinition graphrevisions.internal.kro.run",
 		"CustomResourceDefinition resourcegraphdefinitions.kro.run",
@@ -132,6 +134,8 @@ func TestKustomizeBundles(t *testing.T) {
 func TestHelmChart(t *testing.T) {
 	rel := Release{Name: "kro", Namespace: "kro-system"}
 	base := []string{
+		"ClusterRole kro-edit",
+		"ClusterRole kro-view",
 		"ClusterRole kro:controller",
 		"ClusterRole kro:controller:static",
 		"ClusterRoleBinding kro:controller",
