@@ -179,6 +179,7 @@ func TestHelmChart(t *testing.T) {
 			reason: "config.* values become the controller's flags",
 			values: map[string]any{"config": map[string]any{
 				"enableLeaderElection": false, "allowCRDDeletion": true, "clientQps": 50, "clientBurst": 75,
+				"argocdTrackingPropagation":             false,
 				"dynamicControllerConcurrentReconciles": 4, "resourceGraphDefinitionConcurrentReconciles": 2,
 				"rgd":          map[string]any{"maxGraphRevisions": 0, "maxCollectionSize": 20000000},
 				"featureGates": map[string]any{"DeletionPolicy": true, "CELOmitFunction": false},
@@ -188,6 +189,7 @@ func TestHelmChart(t *testing.T) {
 			check: func(t *testing.T, opts app.Options) {
 				want := app.DefaultOptions()
 				want.AllowCRDDeletion, want.ClientQPS, want.ClientBurst = true, 50, 75
+				want.ArgoCDTracking = false
 				want.InstanceWorkers, want.RGDWorkers = 4, 2
 				want.MaxGraphRevisions, want.MaxCollectionSize = 0, 20000000
 				want.LogLevel, want.LogFormat = "2", "console"
@@ -250,6 +252,23 @@ func TestOperationsDocYAML(t *testing.T) {
 			t.Errorf("docs/operations.md: %s %s is not checked by this test", o.GetKind(), o.GetName())
 		}
 	}
+}
+
+// TestOperationsDocFlags checks that docs/operations.md's flags table has every flag of
+// kro-controller.
+func TestOperationsDocFlags(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(Root(), "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("kro-controller", flag.ContinueOnError)
+	opts := app.DefaultOptions()
+	opts.BindFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !bytes.Contains(doc, []byte("`--"+f.Name+"`")) {
+			t.Errorf("docs/operations.md: the flags table has no row for --%s", f.Name)
+		}
+	})
 }
 
 // TestHelmNotesExampleRole checks that the example role of the chart's NOTES (aggregation
