@@ -7,7 +7,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 export KUBEBUILDER_ASSETS := $(BIN)
 GO_TEST_FLAGS ?=
 
-.PHONY: run test unit integration generate manifests verify-generated controlplane controlplane-all build vet fmt bench
+.PHONY: run test unit integration generate manifests verify-generated controlplane controlplane-all build vet fmt bench openapi-snapshot install
 
 ## run: start a local control plane, kro, and the webapp example; Ctrl-C stops everything.
 run: controlplane-all build
@@ -23,6 +23,7 @@ unit:
 
 build:
 	go build -o $(BIN)/kro-controller ./cmd/kro-controller
+	go build -o $(BIN)/kro ./cmd/kro
 
 ## bench: measure kro against the physical floor on a fresh local control plane (about 15 min on
 ## 2 cores; BENCH_QUICK=1 for a short run; knobs in hack/bench.sh). Not part of `make test`.
@@ -62,3 +63,12 @@ vet:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+## openapi-snapshot: refresh the OpenAPI schemas of Kubernetes' own kinds that the kro CLI embeds
+## for offline checks, from the locally built kube-apiserver (bin/).
+openapi-snapshot: controlplane
+	go run ./hack/openapi-snapshot -o internal/cli/offline/openapi.json.gz -bin $(BIN)
+
+## install: install the kro CLI into $(go env GOBIN) (or $(go env GOPATH)/bin).
+install:
+	go install ./cmd/kro
