@@ -28,6 +28,7 @@ var (
 	statusField      = regexp.MustCompile(`^spec\.schema\.status field "([^"]*)"`)
 	schemaField      = regexp.MustCompile(`^spec\.schema(?:\.(spec|types|status))?: (?:field|type) "([^"]*)"`)
 	schemaKey        = regexp.MustCompile(`^spec\.schema\.([A-Za-z]+)`)
+	cycle            = regexp.MustCompile(`cycle: ([a-zA-Z0-9]+) ->`)
 	unknownField     = regexp.MustCompile(`^unknown field "([^"]*)"`)
 	pathElem         = regexp.MustCompile(`[^.\[\]]+|\[\d+\]`)
 	celSnippetPrefix = " | "
@@ -75,6 +76,9 @@ func locate(doc *Document, msg string) Finding {
 		m := resourcePrefix.FindStringSubmatch(msg)
 		f.Resource, f.Field = m[1], m[2]
 		f.Line = doc.Line("spec", "resources", strconv.Itoa(resourceIndexOf(doc, m[1])))
+	case cycle.MatchString(msg):
+		f.Resource = cycle.FindStringSubmatch(msg)[1]
+		f.Line = doc.Line("spec", "resources", strconv.Itoa(resourceIndexOf(doc, f.Resource)))
 	case resourceIndex.MatchString(msg):
 		f.Line = doc.Line("spec", "resources", resourceIndex.FindStringSubmatch(msg)[1])
 	case statusField.MatchString(msg):

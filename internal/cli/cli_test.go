@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestExitCodes(t *testing.T) {
+	webapp := filepath.Join("..", "..", "examples", "webapp", "rgd.yaml")
+	rgds := filepath.Join("testdata", "rgds")
+	cases := map[string]struct {
+		reason string
+		stdin  string
+		args   []string
+		want   int
+		// stdout and stderr, when set, must be contained in the output.
+		stdout, stderr string
+	}{
+		"Valid": {
+			reason: "A valid RGD exits 0.",
+			args:   []string{"validate", "-f", webapp},
+			want:   ExitOK,
+			stdout: `ResourceGraphDefinition "webapp" is valid`,
+		},
+		"Findings": {
+			reason: "An invalid RGD exits 1 and prints file:line: message.",
+			args:   []string{"validate", "-f", filepath.Join(rgds, "err-types.yaml")},
+			want:   ExitFindings,
+			stdout: `testdata/rgds/err-types.yaml:13: resource "deployment" field "spec.replicas": expression "schema.spec.name" returns string, expected integer`,
+		},
+		"Directory": {
+			reason: "A directory is read recursively; one invalid RGD makes the exit code 1.",
+			args:   []string{"validate", "-f", rgds, "--crd", filepath.Join("testdata", "crds"), "-q"},
+			want:   ExitFindings,
+			stdout: `testdata/rgds/err-cycle.yaml:12: graph contains a cycle: a -> b -> a`,
+		},
+		"Stdin": {
+			reason: "- reads stdin.",
+			stdin:  "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: s}\nspec:\n  schema: {apiVersion: v1, kind: S}\n  resources:\n  - id: c\n    template: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: 1}}\n",
+			args:   []string{"validate", "-f", "-"},
+			want:   ExitFindings,
+			stdout: `<stdin>:7: resource "c": field "data.a": value 1 is a number, expected string`,
+		},
+		"MissingCRD": {
+			reason: "A kind neither built in nor given with --crd is a finding with a hint.",
+			args:   []string{"validate", "-f", filepath.Join(rgds, "custom-kind.yaml")},
+			want:   ExitFindings,
+			stdout: `(offline, kro knows the built-in kinds of Kubernetes`,
+		},
+		"NoInput": {
+			reason: "Without -f the usage is wrong: exit 2.",
+			args:   []string{"validate"},
+			want:   ExitUsage,
+			stderr: "Error: no input: pass -f <file|directory|->",
+		},
+		"UnknownFlag": {
+			reason: "An unknown flag is a usage error.",
+			args:   []string{"validate", "--nope"},
+			want:   ExitUsage,
+			stderr: "Run 'kro --help' for usage.",
+		},
+		"BadOutput": {
+			reason: "An unknown output format is a usage error.",
+			args:   []string{"validate", "-f", webapp, "-o", "xml"},
+			want:   ExitUsage,
+		},
+		"Unreadable": {
+			reason: "A file that does not exist is an I/O error: exit 2.",
+			args:   []string{"validate", "-f", "testdata/nope.yaml"},
+			want:   ExitUsage,
+			stderr: "no such file or directory",
+		},
+		"BadYAML": {
+			reason: "Input that is not YAML is an input error.",
+			stdin:  "a: [b\n",
+			args:   []string{"validate", "-f", "-"},
+			want:   ExitUsage,
+			stderr: "<stdin>",
+		},
+		"NoRGD": {
+			reason: "Input without any RGD is an input error.",
+			stdin:  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+			args:   []string{"validate", "-f", "-"},
+			want:   ExitUsage,
+			stderr: "no ResourceGraphDefinition",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := run(t, tc.stdin, tc.args...)
+			if diff := cmp.Diff(tc.want, got.code); diff != "" {
+				t.Errorf("%s\nkro %s: exit code -want, +got:\n%s\n%s", tc.reason, strings.Join(tc.args, " "), diff, got)
+			}
+			if !strings.Contains(got.stdout, tc.stdout) {
+				t.Errorf("%s\nkro %s: stdout does not contain %q:\n%s", tc.reason, strings.Join(tc.args, " "), tc.stdout, got.stdout)
+			}
+			if !strings.Contains(got.stderr, tc.stderr) {
+				t.Errorf("%s\nkro %s: stderr does not contain %q:\n%s", tc.reason, strings.Join(tc.args, " "), tc.stderr, got.stderr)
+			}
+		})
+	}
+}
