@@ -116,6 +116,15 @@ func TestGolden(t *testing.T) {
 	for _, in := range goldenInputs(t) {
 		commands := map[string][]string{
 			"validate": {"validate", "-f", in.rgd, "--crd", crds},
+			"crd":      {"generate", "crd", "-f", in.rgd, "--crd", crds},
+		}
+		if !strings.HasPrefix(in.name, "err-") {
+			commands["instance"] = []string{"generate", "instance", "-f", in.rgd, "--crd", crds}
+			commands["mermaid"] = []string{"generate", "diagram", "-f", in.rgd, "--crd", crds}
+			commands["dot"] = []string{"generate", "diagram", "--format", "dot", "-f", in.rgd, "--crd", crds}
+			if in.name != "chained" {
+				commands["svg"] = []string{"generate", "diagram", "--format", "svg", "-f", in.rgd, "--crd", crds}
+			}
 		}
 		for cmdName, args := range commands {
 			t.Run(in.name+"/"+cmdName, func(t *testing.T) {
