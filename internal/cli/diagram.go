@@ -88,7 +88,7 @@ type diagram struct {
 type diagramNode struct {
 	id, kind string
 	// note is a third line: "external", "forEach: a, b", "includeWhen".
-	note                             string
+	note                              string
 	external, collection, conditional bool
 }
 
