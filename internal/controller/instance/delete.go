@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/runtime"
 )
 
 // reconcileDelete deletes the instance's resources in waves, dependents first, and removes
@@ -69,7 +69,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 }
 
 // deletionWaves groups owned objects into the order they are deleted in, dependents first.
-// An object's wave is its apply order (see applyOrder), read from the object itself, so that
+// An object's wave is its apply order (see runtime.ApplyOrder), read from the object itself, so that
 // objects written by the reference kro, or by an earlier graph, are deleted in their order;
 // an object without one is of a node the graph does not know and goes first.
 func deletionWaves(g *graph.Graph, owned []*unstructured.Unstructured) [][]*unstructured.Unstructured {
@@ -77,7 +77,8 @@ func deletionWaves(g *graph.Graph, owned []*unstructured.Unstructured) [][]*unst
 	for _, obj := range owned {
 		order, err := strconv.Atoi(obj.GetAnnotations()[metadata.ApplyOrderAnnotation])
 		if err != nil {
-			order = applyOrder(g, obj.GetLabels()[metadata.NodeIDLabel])
+			// A node the graph does not have gets the highest order.
+			order = runtime.ApplyOrder(g, obj.GetLabels()[metadata.NodeIDLabel])
 		}
 		byOrder[order] = append(byOrder[order], obj)
 	}
@@ -88,18 +89,6 @@ func deletionWaves(g *graph.Graph, owned []*unstructured.Unstructured) [][]*unst
 		waves = append(waves, byOrder[o])
 	}
 	return waves
-}
-
-// applyOrder is the one-based level of a node in the graph, as the reference kro writes it in
-// the apply-order annotation: dependents have higher orders and are deleted first. A node the
-// graph does not have gets the highest order.
-func applyOrder(g *graph.Graph, id string) int {
-	for i, ids := range g.Levels {
-		if slices.Contains(ids, id) {
-			return i + 1
-		}
-	}
-	return math.MaxInt
 }
 
 // collectOrphans removes what is left of an instance that no longer exists. Its objects

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -184,8 +183,9 @@ func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n 
 	if err != nil {
 		return pending(err)
 	}
-	addLabels(desired, metadata.ChildLabels(childIdentity(g, p.inst), n.ID, p.setID))
-	r.propagateTracking(p.inst, desired)
+	if err := runtime.Finalize(g, n, p.inst, p.setID, desired, runtime.FinalizeOptions{ArgoCDTracking: !r.opts.NoArgoCDTracking}); err != nil {
+		return outcome{err: fmt.Errorf("resource %q: %w", n.ID, err)}
+	}
 	observed, err := r.apply(ctx, g, n, desired, p.setID)
 	if errors.Is(err, errAwaitingObject) {
 		var o outcome
@@ -228,11 +228,12 @@ func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass
 			return outcome{err: fmt.Errorf("resource %q: items %d and %d both render %s %s", n.ID, prev, i, n.GVK.Kind, objectName(obj))}
 		}
 		seen[keyOf(obj)] = i
-		labels := metadata.ChildLabels(childIdentity(g, p.inst), n.ID, p.setID)
-		labels[metadata.CollectionIndexLabel] = strconv.Itoa(item.Index)
-		labels[metadata.CollectionSizeLabel] = strconv.Itoa(len(items))
-		addLabels(obj, labels)
-		r.propagateTracking(p.inst, obj)
+		if err := runtime.Finalize(g, n, p.inst, p.setID, obj, runtime.FinalizeOptions{
+			Item:           &runtime.Position{Index: item.Index, Size: len(items)},
+			ArgoCDTracking: !r.opts.NoArgoCDTracking,
+		}); err != nil {
+			return outcome{err: fmt.Errorf("resource %q item %d: %w", n.ID, i, err)}
+		}
 		desired[i] = obj
 	}
 	o := outcome{isList: true, list: make([]*unstructured.Unstructured, 0, len(desired))}
@@ -325,7 +326,7 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 	return o
 }
 
-// apply makes the live object match desired and returns it.
+// apply makes the live object match desired (finalized by runtime.Finalize) and returns it.
 //
 // kro records a hash of the desired state it applied on the object itself, so an unchanged
 // desired state whose fields are all still on the live object costs no request, also after a
@@ -338,24 +339,9 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 // again and reports the conflict.
 func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
 	annotations := desired.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	annotations[metadata.ApplyOrderAnnotation] = strconv.Itoa(applyOrder(g, n.ID))
-	if n.Orphan {
-		annotations[metadata.DeletionPolicyAnnotation] = string(v1alpha1.DeletionPolicyOrphaned)
-	}
-	desired.SetAnnotations(annotations)
-	hash, err := hashJSON(desired.Object)
-	if err != nil {
-		return nil, err
-	}
-	annotations[metadata.DesiredHashAnnotation] = strconv.FormatUint(hash, 36)
-	desired.SetAnnotations(annotations)
-
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(n.GVK)
-	err = r.opts.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	err := r.opts.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	for attempt := 0; ; attempt++ {
 		var guard string
 		switch {
@@ -468,47 +454,6 @@ func objectName(u *unstructured.Unstructured) string {
 		return u.GetName()
 	}
 	return u.GetNamespace() + "/" + u.GetName()
-}
-
-// childIdentity is the instance identity written on every child.
-func childIdentity(g *graph.Graph, inst *unstructured.Unstructured) metadata.Instance {
-	return metadata.Instance{
-		UID:       string(inst.GetUID()),
-		Name:      inst.GetName(),
-		Namespace: inst.GetNamespace(),
-		Group:     g.Instance.GVK.Group,
-		Version:   g.Instance.GVK.Version,
-		Kind:      g.Instance.GVK.Kind,
-	}
-}
-
-// propagateTracking copies the instance's Argo CD tracking annotation to a child that does not
-// set its own (beyond the reference, where each template has to copy it), so that Argo CD shows
-// the children under the application that owns the instance.
-func (r *Reconciler) propagateTracking(inst, child *unstructured.Unstructured) {
-	id, ok := inst.GetAnnotations()[metadata.ArgoCDTrackingAnnotation]
-	if !ok || r.opts.NoArgoCDTracking {
-		return
-	}
-	annotations := child.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	if _, set := annotations[metadata.ArgoCDTrackingAnnotation]; !set {
-		annotations[metadata.ArgoCDTrackingAnnotation] = id
-		child.SetAnnotations(annotations)
-	}
-}
-
-func addLabels(obj *unstructured.Unstructured, add map[string]string) {
-	l := obj.GetLabels()
-	if l == nil {
-		l = map[string]string{}
-	}
-	for k, v := range add {
-		l[k] = v
-	}
-	obj.SetLabels(l)
 }
 
 func firstIn(ids []string, set map[string]bool) string {
