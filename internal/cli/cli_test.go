@@ -50,6 +50,32 @@ func TestExitCodes(t *testing.T) {
 			want:   ExitFindings,
 			stdout: `(offline, kro knows the built-in kinds of Kubernetes`,
 		},
+		"RenderJSON": {
+			reason: "render -o json prints the objects, every resource's state and the status.",
+			args:   []string{"render", "-f", webapp, "-i", filepath.Join("..", "..", "examples", "webapp", "instance.yaml"), "-o", "json"},
+			want:   ExitOK,
+			stdout: `"state": "Pending",`,
+		},
+		"InvalidInstance": {
+			reason: "An instance the API server would reject is a finding: unknown fields, failed validations.",
+			stdin:  "apiVersion: kro.run/v1alpha1\nkind: WebApp\nmetadata: {name: x}\nspec: {name: x, replicas: 11, colour: red}\n",
+			args:   []string{"render", "-f", webapp, "-i", "-"},
+			want:   ExitFindings,
+			stderr: `<stdin>:1: WebApp "x": unknown field "spec.colour"`,
+		},
+		"UnknownInstanceKind": {
+			reason: "An instance of a kind no RGD of the input defines is an input error.",
+			stdin:  "apiVersion: kro.run/v1alpha1\nkind: Other\nmetadata: {name: x}\n",
+			args:   []string{"render", "-f", webapp, "-i", "-"},
+			want:   ExitUsage,
+			stderr: "no RGD of the input defines kind Other",
+		},
+		"RenderWithoutInstance": {
+			reason: "render needs -i.",
+			args:   []string{"render", "-f", webapp},
+			want:   ExitUsage,
+			stderr: "no instance",
+		},
 		"NoInput": {
 			reason: "Without -f the usage is wrong: exit 2.",
 			args:   []string{"validate"},

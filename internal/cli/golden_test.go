@@ -99,6 +99,9 @@ func goldenInputs(t *testing.T) []goldenInput {
 		if inst := filepath.Join(dir, "instance.yaml"); exists(inst) {
 			in.instance = inst
 		}
+		if obs := filepath.Join("testdata", "observed", in.name); exists(obs) {
+			in.observed = obs
+		}
 		out = append(out, in)
 	}
 	return out
@@ -122,6 +125,12 @@ func TestGolden(t *testing.T) {
 			commands["instance"] = []string{"generate", "instance", "-f", in.rgd, "--crd", crds}
 			commands["mermaid"] = []string{"generate", "diagram", "-f", in.rgd, "--crd", crds}
 			commands["dot"] = []string{"generate", "diagram", "--format", "dot", "-f", in.rgd, "--crd", crds}
+			if in.instance != "" {
+				commands["render"] = []string{"render", "-f", in.rgd, "-i", in.instance, "--crd", crds, "--all"}
+			}
+			if in.observed != "" {
+				commands["render-observed"] = []string{"render", "-f", in.rgd, "-i", in.instance, "--crd", crds, "--all", "--observed", in.observed}
+			}
 			if in.name != "chained" {
 				commands["svg"] = []string{"generate", "diagram", "--format", "svg", "-f", in.rgd, "--crd", crds}
 			}

@@ -117,6 +117,7 @@ Exit codes: 0 ok, 1 problems found in the input, 2 wrong usage or unreadable inp
 	root.AddCommand(
 		newValidateCommand(o),
 		newGenerateCommand(o),
+		newRenderCommand(o),
 	)
 	return root
 }
