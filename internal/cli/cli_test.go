@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,5 +128,29 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("%s\nkro %s: stderr does not contain %q:\n%s", tc.reason, strings.Join(tc.args, " "), tc.stderr, got.stderr)
 			}
 		})
+	}
+}
+
+func TestKubectlPlugin(t *testing.T) {
+	var out strings.Builder
+	code := Run(context.Background(), "kubectl-kro", []string{"validate", "--help"}, Streams{In: strings.NewReader(""), Out: &out, Err: &out})
+	if code != ExitOK {
+		t.Fatalf("kubectl-kro validate --help: exit %d:\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "kubectl kro validate -f") {
+		t.Errorf("kubectl-kro validate --help: usage does not name the plugin \"kubectl kro\":\n%s", out.String())
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		got := run(t, "", "completion", shell)
+		if got.code != ExitOK || !strings.Contains(got.stdout, "kro") {
+			t.Errorf("kro completion %s: exit %d, output:\n%.200s", shell, got.code, got.stdout)
+		}
+	}
+	got := run(t, "", "__complete", "generate", "diagram", "--format", "")
+	if !strings.Contains(got.stdout, "mermaid\ndot\nsvg\n") {
+		t.Errorf("completing --format: got\n%s", got.stdout)
 	}
 }
