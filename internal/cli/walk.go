@@ -46,16 +46,26 @@ type NodeResult struct {
 	Objects []*unstructured.Unstructured `json:"-"`
 }
 
+// source is where a pass sees objects: what an applied object looks like afterwards (the
+// controller reads the API server's answer to its apply) and the externalRefs.
+type source interface {
+	// applied returns the object of node n as it is once desired is applied.
+	applied(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured) (*unstructured.Unstructured, error)
+	// get returns an object, nil when it does not exist.
+	get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error)
+	// list returns the objects of a kind matching selector in namespace (all when empty),
+	// sorted by namespace and name as the controller sorts them.
+	list(ctx context.Context, gvk schema.GroupVersionKind, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, error)
+}
+
 // pass evaluates one instance the way the instance controller's sync does, level by level,
-// with runtime.Runtime, except that nothing is applied: a node's objects are observed as the
-// --observed files show them, or else as desired (so fields only the API server or another
-// controller sets, such as status, are pending).
+// with runtime.Runtime and runtime.Finalize; what applying does is up to the source.
 type pass struct {
 	g             *graph.Graph
 	rt            *runtime.Runtime
 	inst          *unstructured.Unstructured
 	setID         string
-	observed      *observedSet
+	src           source
 	maxCollection int
 	notReady      map[string]bool
 	skipped       map[string]bool
@@ -63,7 +73,7 @@ type pass struct {
 
 // renderPass runs one pass over the graph for inst and returns the nodes in creation order
 // and the user status fields that could be computed.
-func renderPass(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, observed *observedSet, maxCollection int) ([]NodeResult, map[string]any, error) {
+func renderPass(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, src source, maxCollection int) ([]NodeResult, map[string]any, error) {
 	gvk := g.Instance.GVK
 	setID := metadata.ApplySetID(inst.GetName(), inst.GetNamespace(), gvk.Kind, gvk.Group)
 	// Before the pass the controller puts its labels and finalizer on the instance, which
@@ -84,7 +94,7 @@ func renderPass(ctx context.Context, g *graph.Graph, inst *unstructured.Unstruct
 		rt:            runtime.New(g, inst),
 		inst:          inst,
 		setID:         setID,
-		observed:      observed,
+		src:           src,
 		maxCollection: maxCollection,
 		notReady:      map[string]bool{},
 		skipped:       map[string]bool{},
@@ -179,9 +189,10 @@ func (p *pass) object(ctx context.Context, n *graph.Node, r *NodeResult) {
 		return
 	}
 	r.State, r.Objects = StateApplied, []*unstructured.Unstructured{desired}
-	live := p.observed.get(n.GVK, desired.GetNamespace(), desired.GetName())
-	if live == nil {
-		live = desired
+	live, err := p.src.applied(ctx, n, desired)
+	if err != nil {
+		fail(r, fmt.Errorf("resource %q: %w", n.ID, err))
+		return
 	}
 	p.rt.SetObserved(n.ID, live)
 	p.ready(ctx, n, r, live, fmt.Sprintf("resource %q", n.ID))
@@ -233,9 +244,9 @@ func (p *pass) collection(ctx context.Context, n *graph.Node, r *NodeResult) {
 	ready := true
 	r.Ready = &ready
 	for i, obj := range desired {
-		live[i] = p.observed.get(n.GVK, obj.GetNamespace(), obj.GetName())
-		if live[i] == nil {
-			live[i] = obj
+		if live[i], err = p.src.applied(ctx, n, obj); err != nil {
+			fail(r, fmt.Errorf("resource %q item %d: %w", n.ID, i, err))
+			return
 		}
 		p.ready(ctx, n, r, live[i], fmt.Sprintf("resource %q item %d (%s)", n.ID, i, obj.GetName()))
 		if r.State == StateError {
@@ -253,7 +264,11 @@ func (p *pass) external(ctx context.Context, n *graph.Node, r *NodeResult) {
 	}
 	r.State = StateExternal
 	if !n.External.Selector {
-		live := p.observed.get(n.GVK, ref.GetNamespace(), ref.GetName())
+		live, err := p.src.get(ctx, n.GVK, ref.GetNamespace(), ref.GetName())
+		if err != nil {
+			fail(r, fmt.Errorf("resource %q: reading external %s: %w", n.ID, n.GVK.Kind, err))
+			return
+		}
 		if live == nil {
 			r.State, r.Reason = StatePending, fmt.Sprintf("resource %q is waiting for external %s %s", n.ID, n.GVK.Kind, objectName(ref))
 			return
@@ -276,7 +291,11 @@ func (p *pass) external(ctx context.Context, n *graph.Node, r *NodeResult) {
 		r.State, r.Reason = StateError, fmt.Sprintf("resource %q field \"metadata.selector\": %v", n.ID, err)
 		return
 	}
-	list := p.observed.list(n.GVK, ref.GetNamespace(), selector)
+	list, err := p.src.list(ctx, n.GVK, ref.GetNamespace(), selector)
+	if err != nil {
+		fail(r, fmt.Errorf("resource %q: listing external %s: %w", n.ID, n.GVK.Kind, err))
+		return
+	}
 	r.Reason = fmt.Sprintf("selected %d %s objects (%s)", len(list), n.GVK.Kind, selector)
 	p.rt.SetObservedList(n.ID, list)
 }
@@ -297,31 +316,32 @@ func objectName(u *unstructured.Unstructured) string {
 	return u.GetNamespace() + "/" + u.GetName()
 }
 
-// observedSet holds the live objects given with --observed.
+// observedSet is the source of render: the live objects given with --observed; an applied
+// object not among them is seen as desired.
 type observedSet struct {
 	objs []*unstructured.Unstructured
 }
 
-func (s *observedSet) get(gvk schema.GroupVersionKind, namespace, name string) *unstructured.Unstructured {
-	if s == nil {
-		return nil
+func (s *observedSet) applied(_ context.Context, n *graph.Node, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	live, _ := s.get(context.Background(), n.GVK, desired.GetNamespace(), desired.GetName())
+	if live == nil {
+		return desired, nil
 	}
+	return live, nil
+}
+
+func (s *observedSet) get(_ context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
 	for _, o := range s.objs {
 		ogvk := o.GroupVersionKind()
 		if ogvk.Group == gvk.Group && ogvk.Kind == gvk.Kind && o.GetNamespace() == namespace && o.GetName() == name {
-			return o
+			return o, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-// list returns the objects of a kind matching selector in namespace (all when empty), sorted
-// by namespace and name as the controller sorts them.
-func (s *observedSet) list(gvk schema.GroupVersionKind, namespace string, selector labels.Selector) []*unstructured.Unstructured {
-	var out []*unstructured.Unstructured
-	if s == nil {
-		return out
-	}
+func (s *observedSet) list(_ context.Context, gvk schema.GroupVersionKind, namespace string, selector labels.Selector) ([]*unstructured.Unstructured, error) {
+	out := []*unstructured.Unstructured{}
 	for _, o := range s.objs {
 		ogvk := o.GroupVersionKind()
 		if ogvk.Group != gvk.Group || ogvk.Kind != gvk.Kind || namespace != "" && o.GetNamespace() != namespace {
@@ -331,11 +351,16 @@ func (s *observedSet) list(gvk schema.GroupVersionKind, namespace string, select
 			out = append(out, o)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].GetNamespace() != out[j].GetNamespace() {
-			return out[i].GetNamespace() < out[j].GetNamespace()
+	sortObjects(out)
+	return out, nil
+}
+
+// sortObjects orders objects by namespace and name.
+func sortObjects(objs []*unstructured.Unstructured) {
+	sort.Slice(objs, func(i, j int) bool {
+		if objs[i].GetNamespace() != objs[j].GetNamespace() {
+			return objs[i].GetNamespace() < objs[j].GetNamespace()
 		}
-		return out[i].GetName() < out[j].GetName()
+		return objs[i].GetName() < objs[j].GetName()
 	})
-	return out
 }
