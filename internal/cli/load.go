@@ -19,6 +19,8 @@ import (
 type loaded struct {
 	doc *Document
 	rgd *v1alpha1.ResourceGraphDefinition
+	// kinds the graph was built with.
+	kinds *kinds
 	// graph is nil when the RGD has errors.
 	graph *graph.Graph
 	// errors and warnings of the RGD, each at a line of its document.
@@ -52,7 +54,7 @@ func (o *globalOptions) loadRGDs(ctx context.Context, files []string) ([]*loaded
 		if kind != "ResourceGraphDefinition" || !strings.HasPrefix(apiVersion, v1alpha1.GroupVersion.Group+"/") {
 			continue
 		}
-		l := &loaded{doc: d}
+		l := &loaded{doc: d, kinds: k}
 		l.rgd, l.errors = decodeRGD(d)
 		rgds = append(rgds, l)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -127,23 +128,12 @@ func (o *globalOptions) render(cmd *cobra.Command, ro *renderOptions) ([]RenderR
 			apiVersion, kind := d.Kind()
 			return nil, 0, inputErrorf("%s: no RGD of the input defines kind %s of apiVersion %s", d.Pos(), kind, apiVersion)
 		}
-		inst := &unstructured.Unstructured{Object: d.Object}
-		if g.Instance.Namespaced && inst.GetNamespace() == "" {
-			inst.SetNamespace(ro.namespace)
-		}
-		if !g.Instance.Namespaced {
-			inst.SetNamespace("")
-		}
-		delete(inst.Object, "status")
-		msgs, err := admit(cmd.Context(), g.CRD, inst)
+		inst, ok, err := o.prepareInstance(cmd.Context(), g, d, ro.namespace)
 		if err != nil {
 			return nil, 0, err
 		}
-		if len(msgs) > 0 {
-			for _, m := range msgs {
-				fmt.Fprintf(o.streams.Err, "%s: %s %q: %s\n", d.Pos(), g.Instance.GVK.Kind, inst.GetName(), m)
-			}
-			problems += len(msgs)
+		if !ok {
+			problems++
 			continue
 		}
 		nodes, status, err := renderPass(cmd.Context(), g, inst, observed, ro.maxCollection)
@@ -162,6 +152,28 @@ func (o *globalOptions) render(cmd *cobra.Command, ro *renderOptions) ([]RenderR
 		results = append(results, r)
 	}
 	return results, problems, nil
+}
+
+// prepareInstance turns an instance document into the object the controller would read:
+// namespace defaulted, status dropped, admitted as the API server would (defaults). Problems
+// the API server would reject it for are printed to stderr; ok is false then.
+func (o *globalOptions) prepareInstance(ctx context.Context, g *graph.Graph, d *Document, namespace string) (*unstructured.Unstructured, bool, error) {
+	inst := &unstructured.Unstructured{Object: d.Object}
+	if g.Instance.Namespaced && inst.GetNamespace() == "" {
+		inst.SetNamespace(namespace)
+	}
+	if !g.Instance.Namespaced {
+		inst.SetNamespace("")
+	}
+	delete(inst.Object, "status")
+	msgs, err := admit(ctx, g.CRD, inst)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, m := range msgs {
+		fmt.Fprintf(o.streams.Err, "%s: %s %q: %s\n", d.Pos(), g.Instance.GVK.Kind, inst.GetName(), m)
+	}
+	return inst, len(msgs) == 0, nil
 }
 
 // graphOf is the graph whose kind the document is.

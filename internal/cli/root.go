@@ -118,6 +118,8 @@ Exit codes: 0 ok, 1 problems found in the input, 2 wrong usage or unreadable inp
 		newValidateCommand(o),
 		newGenerateCommand(o),
 		newRenderCommand(o),
+		newDiffCommand(o),
+		newExplainCommand(o),
 	)
 	return root
 }

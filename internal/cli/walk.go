@@ -42,6 +42,10 @@ type NodeResult struct {
 	Ready *bool `json:"ready,omitempty"`
 	// Reason says why the node is pending, skipped, failed or not ready.
 	Reason string `json:"reason,omitempty"`
+	// WaitingOn is the dependency the node waits for, when it does.
+	WaitingOn string `json:"waitingOn,omitempty"`
+	// NotReadyWhen is the first readyWhen expression that is not true.
+	NotReadyWhen string `json:"-"`
 	// Objects are the objects applied (the desired state), in order.
 	Objects []*unstructured.Unstructured `json:"-"`
 }
@@ -112,7 +116,8 @@ func renderPass(ctx context.Context, g *graph.Graph, inst *unstructured.Unstruct
 				r.State, r.Reason = StateSkipped, fmt.Sprintf("dependency %q is skipped", firstIn(n.Dependencies, p.skipped))
 				p.skipped[id] = true
 			case firstIn(n.Dependencies, p.notReady) != "":
-				r.State, r.Reason = StatePending, fmt.Sprintf("resource %q is waiting for %q", id, firstIn(n.Dependencies, p.notReady))
+				r.WaitingOn = firstIn(n.Dependencies, p.notReady)
+				r.State, r.Reason = StatePending, fmt.Sprintf("resource %q is waiting for %q", id, r.WaitingOn)
 				p.notReady[id] = true
 			default:
 				p.node(ctx, n, &r)
@@ -210,6 +215,7 @@ func (p *pass) ready(ctx context.Context, n *graph.Node, r *NodeResult, live *un
 	}
 	if !ok && r.Reason == "" {
 		r.Reason = fmt.Sprintf("%s is not ready: readyWhen %q", what, expr)
+		r.NotReadyWhen = expr
 	}
 }
 
