@@ -10,35 +10,40 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/cli/offline"
 )
 
 func main() {
 	out := flag.String("o", "internal/cli/offline/openapi.json.gz", "file to write")
 	bin := flag.String("bin", "bin", "directory of the kube-apiserver and etcd binaries")
+	crds := flag.String("crds", "config/crd/bases", "directory of kro's own CRDs")
 	keepDescriptions := flag.Bool("descriptions", false, "keep the schemas' descriptions (the CLI never prints them)")
 	flag.Parse()
-	if err := run(*out, *bin, *keepDescriptions); err != nil {
+	if err := run(*out, *bin, *crds, *keepDescriptions); err != nil {
 		fmt.Fprintln(os.Stderr, "openapi-snapshot:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, bin string, keepDescriptions bool) error {
+func run(out, bin, crds string, keepDescriptions bool) error {
 	abs, err := filepath.Abs(bin)
 	if err != nil {
 		return err
 	}
-	te := &envtest.Environment{BinaryAssetsDirectory: abs}
+	// kro's own CRDs are installed so that the CLI can check RGDs as the API server does.
+	te := &envtest.Environment{BinaryAssetsDirectory: abs, CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true}
 	te.ControlPlane.GetAPIServer().Configure().
 		Set("advertise-address", "127.0.0.1").
 		Set("endpoint-reconciler-type", "none")
@@ -57,6 +62,14 @@ func run(out, bin string, keepDescriptions bool) error {
 		return err
 	}
 	s := &offline.Snapshot{KubernetesVersion: version.GitVersion, Schemas: map[string]json.RawMessage{}}
+	for _, crd := range te.CRDs {
+		if crd.Spec.Group != v1alpha1.GroupVersion.Group {
+			continue
+		}
+		c := apiextensionsv1.CustomResourceDefinition{TypeMeta: metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}}
+		c.Name, c.Spec = crd.Name, crd.Spec
+		s.CRDs = append(s.CRDs, c)
+	}
 	if s.Groups, err = groups(dc); err != nil {
 		return err
 	}
@@ -110,7 +123,7 @@ func run(out, bin string, keepDescriptions bool) error {
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s: Kubernetes %s, %d groups, %d definitions, %d bytes\n", out, s.KubernetesVersion, len(s.Groups), len(s.Schemas), buf.Len())
+	fmt.Printf("wrote %s: Kubernetes %s, %d groups, %d definitions, %d kro CRDs, %d bytes\n", out, s.KubernetesVersion, len(s.Groups), len(s.Schemas), len(s.CRDs), buf.Len())
 	return nil
 }
 
@@ -122,6 +135,10 @@ func groups(dc discovery.DiscoveryInterface) ([]*restmapper.APIGroupResources, e
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Group.Name < all[j].Group.Name })
+	// Only Kubernetes' own kinds: kro's CRDs are installed for their schemas, not as kinds.
+	all = slices.DeleteFunc(all, func(g *restmapper.APIGroupResources) bool {
+		return g.Group.Name == v1alpha1.GroupVersion.Group || strings.HasSuffix(g.Group.Name, "."+v1alpha1.GroupVersion.Group)
+	})
 	for _, g := range all {
 		g.Group.ServerAddressByClientCIDRs = nil
 		for v, resources := range g.VersionedResources {

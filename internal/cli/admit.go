@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -50,5 +51,7 @@ func admit(ctx context.Context, crd *apiextensionsv1.CustomResourceDefinition, o
 			problems = append(problems, e.Error())
 		}
 	}
+	// The API server's validators report in map order.
+	sort.Strings(problems)
 	return problems, nil
 }

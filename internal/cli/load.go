@@ -7,10 +7,13 @@ import (
 	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/kro-run/kro/api/v1alpha1"
+	"github.com/kro-run/kro/internal/cli/offline"
 	"github.com/kro-run/kro/internal/graph"
 )
 
@@ -55,7 +58,7 @@ func (o *globalOptions) loadRGDs(ctx context.Context, files []string) ([]*loaded
 			continue
 		}
 		l := &loaded{doc: d, kinds: k}
-		l.rgd, l.errors = decodeRGD(d)
+		l.rgd, l.errors = decodeRGD(ctx, d)
 		rgds = append(rgds, l)
 	}
 	if len(rgds) == 0 {
@@ -105,9 +108,10 @@ func (o *globalOptions) kinds(docs []*Document) (*kinds, error) {
 	return k, nil
 }
 
-// decodeRGD decodes an RGD strictly: unknown and duplicate fields are errors, as the API
-// server reports them.
-func decodeRGD(d *Document) (*v1alpha1.ResourceGraphDefinition, []Finding) {
+// decodeRGD decodes an RGD strictly (unknown and duplicate fields are errors) and checks it
+// against kro's RGD CRD as the API server would (patterns, enums, CEL rules), before the
+// graph builder sees it.
+func decodeRGD(ctx context.Context, d *Document) (*v1alpha1.ResourceGraphDefinition, []Finding) {
 	rgd := &v1alpha1.ResourceGraphDefinition{}
 	strict, err := kjson.UnmarshalStrict(d.JSON, rgd, kjson.DisallowUnknownFields, kjson.DisallowDuplicateFields)
 	if err != nil {
@@ -123,7 +127,34 @@ func decodeRGD(d *Document) (*v1alpha1.ResourceGraphDefinition, []Finding) {
 	if len(out) > 0 {
 		return nil, out
 	}
+	if crd := rgdCRD(); crd != nil {
+		obj := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(d.Object)}
+		msgs, err := admit(ctx, crd, obj)
+		if err != nil {
+			return nil, []Finding{locate(d, err.Error())}
+		}
+		for _, m := range msgs {
+			out = append(out, locate(d, oneLine(m)))
+		}
+		if len(out) > 0 {
+			return nil, out
+		}
+	}
 	return rgd, nil
+}
+
+// rgdCRD is kro's ResourceGraphDefinition CRD from the built-in snapshot.
+func rgdCRD() *apiextensionsv1.CustomResourceDefinition {
+	snap, err := offline.Builtin()
+	if err != nil {
+		return nil
+	}
+	for i := range snap.CRDs {
+		if snap.CRDs[i].Spec.Names.Kind == "ResourceGraphDefinition" {
+			return &snap.CRDs[i]
+		}
+	}
+	return nil
 }
 
 // buildAll builds the graphs of rgds. An RGD whose template uses a kind another RGD of the

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sync"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/restmapper"
 )
 
@@ -23,6 +24,9 @@ type Snapshot struct {
 	Groups []*restmapper.APIGroupResources `json:"groups"`
 	// Schemas are the components.schemas of every /openapi/v3 group-version document.
 	Schemas map[string]json.RawMessage `json:"schemas"`
+	// CRDs are kro's own CRDs (kro.run) as installed from config/crd/bases, so that RGDs can
+	// be checked as the API server checks them.
+	CRDs []apiextensionsv1.CustomResourceDefinition `json:"crds,omitempty"`
 }
 
 //go:embed openapi.json.gz
