@@ -77,6 +77,13 @@ func TestExitCodes(t *testing.T) {
 			want:   ExitUsage,
 			stderr: "no instance",
 		},
+		"StdinTwice": {
+			reason: "- read by -f and -i is the same stdin: RGD and instance in one stream.",
+			stdin:  "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: s}\nspec:\n  schema: {apiVersion: v1, kind: S, spec: {v: string | default=x}}\n  resources:\n  - id: c\n    template: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {v: '${schema.spec.v}'}}\n---\napiVersion: kro.run/v1\nkind: S\nmetadata: {name: i}\n",
+			args:   []string{"render", "-f", "-", "-i", "-"},
+			want:   ExitOK,
+			stdout: "data:\n  v: x\n",
+		},
 		"NoInput": {
 			reason: "Without -f the usage is wrong: exit 2.",
 			args:   []string{"validate"},

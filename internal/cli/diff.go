@@ -75,11 +75,14 @@ Exit code 0 when nothing would change, 1 when something would.`,
 		var targets []target
 		problems := 0
 		if len(instances) > 0 {
-			docs, err := ReadDocuments(instances, o.streams.In)
+			docs, err := ReadDocuments(instances, o.stdin.Reader())
 			if err != nil {
 				return err
 			}
 			for _, d := range docs {
+				if isDefinition(d) {
+					continue
+				}
 				g := graphOf(rgds, d)
 				if g == nil {
 					apiVersion, kind := d.Kind()

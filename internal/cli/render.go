@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/graph"
 )
 
@@ -108,12 +109,12 @@ func (o *globalOptions) render(cmd *cobra.Command, ro *renderOptions) ([]RenderR
 	if err != nil {
 		return nil, 0, err
 	}
-	instDocs, err := ReadDocuments(ro.instances, o.streams.In)
+	instDocs, err := ReadDocuments(ro.instances, o.stdin.Reader())
 	if err != nil {
 		return nil, 0, err
 	}
 	observed := &observedSet{}
-	obsDocs, err := ReadDocuments(ro.observed, o.streams.In)
+	obsDocs, err := ReadDocuments(ro.observed, o.stdin.Reader())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -123,6 +124,10 @@ func (o *globalOptions) render(cmd *cobra.Command, ro *renderOptions) ([]RenderR
 	var results []RenderResult
 	problems := 0
 	for _, d := range instDocs {
+		if isDefinition(d) {
+			// cat rgd.yaml instance.yaml | kro render -f - -i -
+			continue
+		}
 		g := graphOf(rgds, d)
 		if g == nil {
 			apiVersion, kind := d.Kind()
@@ -174,6 +179,13 @@ func (o *globalOptions) prepareInstance(ctx context.Context, g *graph.Graph, d *
 		fmt.Fprintf(o.streams.Err, "%s: %s %q: %s\n", d.Pos(), g.Instance.GVK.Kind, inst.GetName(), m)
 	}
 	return inst, len(msgs) == 0, nil
+}
+
+// isDefinition reports whether a document is an RGD or a CRD, not an instance.
+func isDefinition(d *Document) bool {
+	apiVersion, kind := d.Kind()
+	return kind == "ResourceGraphDefinition" && strings.HasPrefix(apiVersion, v1alpha1.GroupVersion.Group+"/") ||
+		kind == "CustomResourceDefinition" && strings.HasPrefix(apiVersion, "apiextensions.k8s.io/")
 }
 
 // graphOf is the graph whose kind the document is.

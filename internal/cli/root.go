@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +37,33 @@ type globalOptions struct {
 	// cluster makes commands that can work offline use the cluster of the kubeconfig.
 	cluster             bool
 	kubeconfig, context string
+	// stdin is read once; every "-" input sees all of it.
+	stdin *onceReader
 }
+
+// onceReader reads a stream once and hands out its content to every reader.
+type onceReader struct {
+	r    io.Reader
+	data []byte
+	err  error
+	done bool
+}
+
+// Reader returns a reader of the whole stream.
+func (o *onceReader) Reader() io.Reader {
+	if !o.done {
+		o.data, o.err = io.ReadAll(o.r)
+		o.done = true
+	}
+	if o.err != nil {
+		return errReader{o.err}
+	}
+	return bytes.NewReader(o.data)
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // findingsError means the command found problems in its input: exit code 1. They have been
 // printed already.
@@ -84,6 +111,7 @@ func NewRootCommand(name string, streams Streams) *cobra.Command {
 		use = "kubectl kro"
 	}
 	o := &globalOptions{streams: streams}
+	o.stdin = &onceReader{r: streams.In}
 	root := &cobra.Command{
 		Use:   use,
 		Short: "Check, render and inspect kro ResourceGraphDefinitions",
