@@ -37,6 +37,8 @@ func admit(ctx context.Context, crd *apiextensionsv1.CustomResourceDefinition, o
 		problems = append(problems, fmt.Sprintf("unknown field %q", path))
 	}
 	structuraldefaulting.Default(obj.Object, ss)
+	// As the API server: a null where null is not allowed and there is no default is dropped.
+	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj.Object, ss)
 
 	validator, _, err := apiservervalidation.NewSchemaValidator(internal)
 	if err != nil {

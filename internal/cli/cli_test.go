@@ -84,6 +84,12 @@ func TestExitCodes(t *testing.T) {
 			want:   ExitOK,
 			stdout: "data:\n  v: x\n",
 		},
+		"NullField": {
+			reason: "A null where the RGD CRD wants an object is dropped, as the API server drops it.",
+			stdin:  "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: n}\nspec:\n  schema: {apiVersion: v1, kind: N, types: null}\n",
+			args:   []string{"validate", "-f", "-"},
+			want:   ExitOK,
+		},
 		"NoInput": {
 			reason: "Without -f the usage is wrong: exit 2.",
 			args:   []string{"validate"},

@@ -36,7 +36,7 @@ type ObjectChange struct {
 func newDiffCommand(o *globalOptions) *cobra.Command {
 	var files, instances []string
 	var namespace string
-	var maxCollection int
+	var pass passOptions
 	cmd := &cobra.Command{
 		Use:   "diff -f rgd.yaml [-i instance.yaml]",
 		Short: "Show what applying an RGD (or an instance) would change in the cluster",
@@ -59,7 +59,7 @@ Exit code 0 when nothing would change, 1 when something would.`,
 	addFileFlag(cmd, &files, "RGDs")
 	cmd.Flags().StringArrayVarP(&instances, "instance", "i", nil, "instances to diff instead of the live instances of the RGDs' kinds (repeatable)")
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace of instances that do not set one")
-	cmd.Flags().IntVar(&maxCollection, "rgd-max-collection-size", 1000, "the controller's bound on the items of one forEach collection")
+	addPassFlags(cmd, &pass)
 	out := addOutputFlag(cmd, "text", "json", "yaml")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		o.cluster = true
@@ -123,7 +123,7 @@ Exit code 0 when nothing would change, 1 when something would.`,
 		var changes []ObjectChange
 		var notes []string
 		for _, t := range targets {
-			c, n, err := diffInstance(cmd.Context(), k, t.g, t.inst, maxCollection)
+			c, n, err := diffInstance(cmd.Context(), k, t.g, t.inst, pass)
 			if err != nil {
 				return err
 			}
@@ -189,11 +189,11 @@ func withLiveMetadata(ctx context.Context, k *clusterKinds, g *graph.Graph, inst
 
 // diffInstance runs a dry-run pass for one instance and returns its changes and notes
 // (pending and failed resources).
-func diffInstance(ctx context.Context, k *clusterKinds, g *graph.Graph, inst *unstructured.Unstructured, maxCollection int) ([]ObjectChange, []string, error) {
+func diffInstance(ctx context.Context, k *clusterKinds, g *graph.Graph, inst *unstructured.Unstructured, opts passOptions) ([]ObjectChange, []string, error) {
 	gvk := g.Instance.GVK
 	name := gvk.Kind + " " + objectName(inst)
 	src := &clusterSource{k: k, setID: metadata.ApplySetID(inst.GetName(), inst.GetNamespace(), gvk.Kind, gvk.Group), dryRun: true}
-	nodes, _, err := renderPass(ctx, g, inst, src, maxCollection)
+	nodes, _, err := renderPass(ctx, g, inst, src, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -132,7 +132,7 @@ func explain(ctx context.Context, k *kinds, kind, name, namespace string) (*Expl
 		return nil, fmt.Errorf("the graph of RGD %s does not build (see its GraphAccepted condition): %w", rgd.Name, err)
 	}
 	src := &clusterSource{k: c, setID: metadata.ApplySetID(inst.GetName(), inst.GetNamespace(), g.Instance.GVK.Kind, g.Instance.GVK.Group)}
-	nodes, _, err := renderPass(ctx, g, inst.DeepCopy(), src, 1<<20)
+	nodes, _, err := renderPass(ctx, g, inst.DeepCopy(), src, passOptions{maxCollection: 1 << 20, argoCDTracking: true})
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ type renderOptions struct {
 	files, instances, observed []string
 	namespace                  string
 	all                        bool
-	maxCollection              int
+	pass                       passOptions
 }
 
 func newRenderCommand(o *globalOptions) *cobra.Command {
@@ -62,7 +62,7 @@ and the instance status that could be computed.`,
 	cmd.Flags().StringArrayVar(&ro.observed, "observed", nil, "live objects (children, externalRefs) as files or directories (repeatable)")
 	cmd.Flags().StringVarP(&ro.namespace, "namespace", "n", "default", "namespace of instances that do not set one")
 	cmd.Flags().BoolVar(&ro.all, "all", false, "also list skipped resources with the reason, externalRefs and the instance status")
-	cmd.Flags().IntVar(&ro.maxCollection, "rgd-max-collection-size", 1000, "the controller's bound on the items of one forEach collection")
+	addPassFlags(cmd, &ro.pass)
 	out := addOutputFlag(cmd, "yaml", "json")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := requireFiles(ro.files); err != nil {
@@ -141,7 +141,7 @@ func (o *globalOptions) render(cmd *cobra.Command, ro *renderOptions) ([]RenderR
 			problems++
 			continue
 		}
-		nodes, status, err := renderPass(cmd.Context(), g, inst, observed, ro.maxCollection)
+		nodes, status, err := renderPass(cmd.Context(), g, inst, observed, ro.pass)
 		r := RenderResult{Instance: inst.Object, Resources: nodes, Status: status, Objects: []map[string]any{}}
 		if err != nil {
 			r.Error = err.Error()

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -65,19 +66,33 @@ type source interface {
 // pass evaluates one instance the way the instance controller's sync does, level by level,
 // with runtime.Runtime and runtime.Finalize; what applying does is up to the source.
 type pass struct {
-	g             *graph.Graph
-	rt            *runtime.Runtime
-	inst          *unstructured.Unstructured
-	setID         string
-	src           source
-	maxCollection int
-	notReady      map[string]bool
-	skipped       map[string]bool
+	g        *graph.Graph
+	rt       *runtime.Runtime
+	inst     *unstructured.Unstructured
+	setID    string
+	src      source
+	opts     passOptions
+	notReady map[string]bool
+	skipped  map[string]bool
 }
 
 // renderPass runs one pass over the graph for inst and returns the nodes in creation order
 // and the user status fields that could be computed.
-func renderPass(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, src source, maxCollection int) ([]NodeResult, map[string]any, error) {
+// passOptions are the controller's options that change what a pass does.
+type passOptions struct {
+	// maxCollection is --rgd-max-collection-size.
+	maxCollection int
+	// argoCDTracking is --argocd-tracking-propagation.
+	argoCDTracking bool
+}
+
+// addPassFlags adds the controller's flags that change a pass, with its defaults.
+func addPassFlags(cmd *cobra.Command, o *passOptions) {
+	cmd.Flags().IntVar(&o.maxCollection, "rgd-max-collection-size", 1000, "the controller's bound on the items of one forEach collection")
+	cmd.Flags().BoolVar(&o.argoCDTracking, "argocd-tracking-propagation", true, "as the controller's flag: copy an instance's Argo CD tracking-id annotation to its children")
+}
+
+func renderPass(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, src source, opts passOptions) ([]NodeResult, map[string]any, error) {
 	gvk := g.Instance.GVK
 	setID := metadata.ApplySetID(inst.GetName(), inst.GetNamespace(), gvk.Kind, gvk.Group)
 	// Before the pass the controller puts its labels and finalizer on the instance, which
@@ -94,14 +109,14 @@ func renderPass(ctx context.Context, g *graph.Graph, inst *unstructured.Unstruct
 		inst.SetFinalizers(append(inst.GetFinalizers(), metadata.Finalizer))
 	}
 	p := &pass{
-		g:             g,
-		rt:            runtime.New(g, inst),
-		inst:          inst,
-		setID:         setID,
-		src:           src,
-		maxCollection: maxCollection,
-		notReady:      map[string]bool{},
-		skipped:       map[string]bool{},
+		g:        g,
+		rt:       runtime.New(g, inst),
+		inst:     inst,
+		setID:    setID,
+		src:      src,
+		opts:     opts,
+		notReady: map[string]bool{},
+		skipped:  map[string]bool{},
 	}
 	var out []NodeResult
 	var failed string
@@ -189,7 +204,7 @@ func (p *pass) object(ctx context.Context, n *graph.Node, r *NodeResult) {
 		fail(r, err)
 		return
 	}
-	if err := runtime.Finalize(p.g, n, p.inst, p.setID, desired, nil); err != nil {
+	if err := runtime.Finalize(p.g, n, p.inst, p.setID, desired, runtime.FinalizeOptions{ArgoCDTracking: p.opts.argoCDTracking}); err != nil {
 		fail(r, fmt.Errorf("resource %q: %w", n.ID, err))
 		return
 	}
@@ -220,7 +235,7 @@ func (p *pass) ready(ctx context.Context, n *graph.Node, r *NodeResult, live *un
 }
 
 func (p *pass) collection(ctx context.Context, n *graph.Node, r *NodeResult) {
-	items, err := p.rt.Expand(ctx, n.ID, p.maxCollection)
+	items, err := p.rt.Expand(ctx, n.ID, p.opts.maxCollection)
 	if err != nil {
 		fail(r, err)
 		return
@@ -239,7 +254,10 @@ func (p *pass) collection(ctx context.Context, n *graph.Node, r *NodeResult) {
 			return
 		}
 		seen[key] = i
-		if err := runtime.Finalize(p.g, n, p.inst, p.setID, obj, &runtime.Position{Index: item.Index, Size: len(items)}); err != nil {
+		if err := runtime.Finalize(p.g, n, p.inst, p.setID, obj, runtime.FinalizeOptions{
+			Item:           &runtime.Position{Index: item.Index, Size: len(items)},
+			ArgoCDTracking: p.opts.argoCDTracking,
+		}); err != nil {
 			fail(r, fmt.Errorf("resource %q item %d: %w", n.ID, i, err))
 			return
 		}

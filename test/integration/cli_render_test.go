@@ -63,6 +63,8 @@ func TestCLIRenderMatchesController(t *testing.T) {
 	inst := &unstructured.Unstructured{}
 	g.Expect(yaml.Unmarshal(exampleFile(t, "webapp", "instance.yaml"), &inst.Object)).To(gomega.Succeed())
 	inst.SetNamespace(ns)
+	// Argo CD's tracking id is copied to the children: render must do the same.
+	inst.SetAnnotations(map[string]string{metadata.ArgoCDTrackingAnnotation: "shop:kro.run/WebApp:" + ns + "/demo"})
 	g.Expect(env.client.Create(ctx, inst)).To(gomega.Succeed())
 	t.Cleanup(func() { _ = env.client.Delete(context.Background(), inst) })
 
