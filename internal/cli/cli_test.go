@@ -86,7 +86,7 @@ func TestExitCodes(t *testing.T) {
 		},
 		"NullField": {
 			reason: "A null where the RGD CRD wants an object is dropped, as the API server drops it.",
-			stdin:  "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: nulls}\nspec:\n  schema: {apiVersion: v1, kind: N, types: null}\n",
+			stdin:  "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: nulls}\nspec:\n  schema: {apiVersion: v1, kind: Nulls, types: null}\n",
 			args:   []string{"validate", "-f", "-"},
 			want:   ExitOK,
 		},
