@@ -7,7 +7,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 export KUBEBUILDER_ASSETS := $(BIN)
 GO_TEST_FLAGS ?=
 
-.PHONY: run test unit integration generate manifests verify-generated controlplane controlplane-all build vet fmt bench openapi-snapshot install
+.PHONY: run test unit integration generate manifests verify-generated controlplane controlplane-all build vet fmt bench openapi-snapshot install chaos
 
 ## run: start a local control plane, kro, and the webapp example; Ctrl-C stops everything.
 run: controlplane-all build
@@ -19,7 +19,13 @@ test: vet verify-generated controlplane
 
 ## unit: tests that need no control plane.
 unit:
-	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /test/integration -e /test/install)
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /test/integration -e /test/install -e /test/chaos)
+
+## chaos: the long fault-injection run (500 instances, 20 controller kills, an apiserver restart;
+## `make test` runs a short one). Knobs: CHAOS_INSTANCES, CHAOS_KILLS, CHAOS_APISERVER_RESTARTS,
+## CHAOS_SEED (replay), CHAOS_RACE=1; see test/chaos/doc.go.
+chaos: controlplane
+	CHAOS_INSTANCES=$${CHAOS_INSTANCES:-500} CHAOS_KILLS=$${CHAOS_KILLS:-20} go test ./test/chaos/ -run TestChaos -v -count=1 -timeout 60m
 
 build:
 	go build -o $(BIN)/kro-controller ./cmd/kro-controller
