@@ -97,10 +97,19 @@ func TestChaos(t *testing.T) {
 		t.Fatalf("scenario aborted: %v", err)
 	}
 
-	// The end state, with the controller left running.
+	// The end state, with the controller left running. A controller just restarted has done
+	// nothing yet: check once it has been up a while, and check that the state then holds.
+	for deadline := time.Now().Add(time.Minute); ctl.Uptime() < 5*time.Second && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	converged := waitFor(t, "after the chaos", 90*time.Second+time.Duration(k.instances)*300*time.Millisecond, func() (violations, error) {
 		return checkConverged(ctx, rec, s.instances)
 	})
+	if converged {
+		converged = holds(t, "after converging", 10*time.Second, func() (violations, error) {
+			return checkConverged(ctx, rec, s.instances)
+		})
+	}
 	dups := rec.Duplicates()
 	if len(dups) > 0 {
 		v := violations{invCreatedOnce: dups}
@@ -150,6 +159,21 @@ func waitFor(t *testing.T, phase string, timeout time.Duration, check func() (vi
 		} else {
 			t.Errorf("%s: still not converged after %s:\n%s", phase, timeout, last)
 		}
+	}
+	return ok
+}
+
+// holds checks that check keeps reporting no violation for d, and fails the test otherwise.
+func holds(t *testing.T, phase string, d time.Duration, check func() (violations, error)) bool {
+	t.Helper()
+	var last violations
+	var lastErr error
+	ok := gomega.NewGomega(func(string, ...int) {}).Consistently(func() bool {
+		last, lastErr = check()
+		return lastErr != nil || len(last) == 0 // The apiserver not answering is no violation.
+	}).WithTimeout(d).WithPolling(2 * time.Second).Should(gomega.BeTrue())
+	if !ok {
+		t.Errorf("%s: the end state did not hold for %s:\n%s", phase, d, last)
 	}
 	return ok
 }
