@@ -3,6 +3,7 @@ package chaos
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -29,8 +31,9 @@ var env struct {
 	te  *envtest.Environment
 	// apiserverLog collects the kube-apiserver's output across restarts.
 	apiserverLog string
-	// kubeconfig is the file the controller process connects with.
+	// kubeconfig is the file the controller process connects with, through proxy.
 	kubeconfig string
+	proxy      *proxy
 	// controllerBin is the kro-controller built from this work tree.
 	controllerBin string
 	cfg           *rest.Config
@@ -40,14 +43,14 @@ var env struct {
 
 // knobs are the scenario's sizes, from the environment.
 type knobs struct {
-	instances, kills, apiserverRestarts int
-	seed                                uint64
-	seedFromEnv                         bool
-	race                                bool
+	instances, kills, apiserverRestarts, partitions int
+	seed                                            uint64
+	seedFromEnv                                     bool
+	race                                            bool
 }
 
 func knobsFromEnv() (knobs, error) {
-	k := knobs{instances: 100, kills: 5, apiserverRestarts: 1, seed: uint64(time.Now().UnixNano())}
+	k := knobs{instances: 100, kills: 5, apiserverRestarts: 1, partitions: 2, seed: uint64(time.Now().UnixNano())}
 	for _, v := range []struct {
 		name string
 		into *int
@@ -56,6 +59,7 @@ func knobsFromEnv() (knobs, error) {
 		{"CHAOS_INSTANCES", &k.instances, 2},
 		{"CHAOS_KILLS", &k.kills, 0},
 		{"CHAOS_APISERVER_RESTARTS", &k.apiserverRestarts, 0},
+		{"CHAOS_PARTITIONS", &k.partitions, 0},
 	} {
 		s := os.Getenv(v.name)
 		if s == "" {
@@ -182,8 +186,31 @@ func startControlPlane(root string) (func(), error) {
 		_ = logFile.Close()
 	}
 
+	apiURL, err := url.Parse(cfg.Host)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	if env.proxy, err = newProxy(apiURL.Host); err != nil {
+		stop()
+		return nil, err
+	}
+	stop = func() {
+		env.proxy.Close()
+		_ = te.Stop()
+		_ = logFile.Close()
+	}
+	// kro connects through the proxy; the serving certificate is for 127.0.0.1, any port.
+	kubeconfig, err := clientcmd.Load(te.KubeConfig)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	for _, c := range kubeconfig.Clusters {
+		c.Server = "https://" + env.proxy.Addr()
+	}
 	env.kubeconfig = filepath.Join(env.dir, "kubeconfig")
-	if err := os.WriteFile(env.kubeconfig, te.KubeConfig, 0o600); err != nil {
+	if err := clientcmd.WriteToFile(*kubeconfig, env.kubeconfig); err != nil {
 		stop()
 		return nil, err
 	}
