@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -102,6 +103,8 @@ type instance struct {
 	shards          []string
 	// deleted marks an instance the test deletes; updated one whose shards it changes.
 	deleted, updated bool
+	// created and deleteSent are when the test's create and delete requests succeeded.
+	created, deleteSent time.Duration
 }
 
 func (i *instance) key() objectKey { return objectKey{instanceGVK.Kind, i.namespace, i.name} }

@@ -59,7 +59,8 @@ func (c *controller) mark(format string, args ...any) {
 }
 
 func (c *controller) markLocked(format string, args ...any) {
-	fmt.Fprintf(c.log, "=== chaos t=%.1fs: %s ===\n", time.Since(c.start0).Seconds(), fmt.Sprintf(format, args...))
+	now := time.Now()
+	fmt.Fprintf(c.log, "=== chaos t=%.2fs (%s): %s ===\n", now.Sub(c.start0).Seconds(), now.UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }
 
 // Start starts a controller process.
@@ -76,7 +77,10 @@ func (c *controller) startLocked() error {
 	cmd := exec.Command(c.bin,
 		"--kubeconfig", c.kubeconfig,
 		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0")
+		"--health-probe-bind-address", "0",
+		// Debug shows every apply; nanosecond times line the log up with the test's markers.
+		"--zap-log-level", "debug",
+		"--zap-time-encoding", "rfc3339nano")
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	// The controller must not outlive the test binary.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -169,14 +173,19 @@ func (c *controller) Counts() (starts, kills int, exits []string) {
 	return c.starts, c.kills, append([]string(nil), c.exits...)
 }
 
-// Tail returns the last n lines of the controller log, without stack traces and each cut to
-// 400 bytes.
+// Tail returns the last n lines of the controller log above debug level, without stack
+// traces and each cut to 400 bytes.
 func (c *controller) Tail(n int) string {
 	data, err := os.ReadFile(c.logPath)
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		if !strings.Contains(l, `"level":"debug"`) {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}

@@ -12,5 +12,8 @@
 // environment variable: CHAOS_INSTANCES (default 100), CHAOS_KILLS (5),
 // CHAOS_APISERVER_RESTARTS (1), CHAOS_PARTITIONS (2), CHAOS_SEED (random; printed so a failure
 // can be replayed: the same choices, not the same timing), CHAOS_RACE=1 (build the controller
-// with the race detector). `make chaos` runs the long version.
+// with the race detector), CHAOS_AUDIT=1 (an apiserver audit log of every request on
+// instances, for post-mortems). `make chaos` runs the long version. After a failure the
+// controller log (debug level), the apiserver log and the audit log stay in the directory the
+// test prints.
 package chaos

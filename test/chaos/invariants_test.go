@@ -168,13 +168,18 @@ func checkConverged(ctx context.Context, rec *recorder, instances []*instance) (
 		}
 	}
 
+	byName := map[objectKey]*instance{}
+	for _, inst := range instances {
+		byName[inst.key()] = inst
+	}
 	for _, c := range children {
 		setID := c.labels[metadata.ApplySetPartOfLabel]
 		owner := liveSets[setID]
 		switch {
 		case owner == nil:
-			v.add(invNoOrphans, "%s (part-of %q, instance %s/%s, node %s) has no live instance (history: %s)", c.key, setID,
-				c.labels[metadata.InstanceNamespaceLabel], c.labels[metadata.InstanceNameLabel], c.labels[metadata.NodeIDLabel], rec.History(c.key))
+			v.add(invNoOrphans, "%s (part-of %q, node %s; history: %s) has no live instance; its instance %s",
+				c.key, setID, c.labels[metadata.NodeIDLabel], rec.History(c.key),
+				story(rec, byName, c.labels[metadata.InstanceNamespaceLabel], c.labels[metadata.InstanceNameLabel]))
 		case desired[c.key].objectKey != c.key:
 			v.add(invInstanceActive, "%s: %s (node %s) is not desired by its instance any more but still exists (history: %s)",
 				owner, c.key, c.labels[metadata.NodeIDLabel], rec.History(c.key))
@@ -239,6 +244,19 @@ func checkRGDDeleted(ctx context.Context, rec *recorder, instances []*instance) 
 			c.labels[metadata.InstanceNamespaceLabel], c.labels[metadata.InstanceNameLabel], c.labels[metadata.NodeIDLabel], rec.History(c.key))
 	}
 	return v, nil
+}
+
+// story tells what happened to the instance namespace/name, as the test and its watch saw it.
+func story(rec *recorder, byName map[objectKey]*instance, namespace, name string) string {
+	key := objectKey{instanceGVK.Kind, namespace, name}
+	s := fmt.Sprintf("%s/%s: %s", namespace, name, rec.History(key))
+	if inst := byName[key]; inst != nil {
+		s += fmt.Sprintf("; the test created it t=%.2fs", inst.created.Seconds())
+		if inst.deleteSent != 0 {
+			s += fmt.Sprintf(", deleted it t=%.2fs", inst.deleteSent.Seconds())
+		}
+	}
+	return s
 }
 
 // wrongLabels describes what is wrong with the kro labels of an instance's child, or "".

@@ -175,6 +175,18 @@ func startControlPlane(root string) (func(), error) {
 		// Without it a stop waits up to --request-timeout (60s) for the open watches; with it
 		// the apiserver answers 429 to new requests, drains the others, then closes in 2s.
 		Set("shutdown-send-retry-after", "true")
+	if os.Getenv("CHAOS_AUDIT") == "1" {
+		// Every request to an instance with its body, and who made it: for post-mortems.
+		policy := filepath.Join(env.dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
+			return nil, err
+		}
+		api.Configure().
+			Set("audit-policy-file", policy).
+			Set("audit-log-path", filepath.Join(env.dir, "audit.log")).
+			Set("audit-log-format", "json").
+			Set("audit-log-mode", "blocking")
+	}
 	cfg, err := te.Start()
 	if err != nil {
 		_ = logFile.Close()
@@ -251,3 +263,13 @@ func restartAPIServer(pause time.Duration) (stopErr, startErr error) {
 	}
 	return stopErr, fmt.Errorf("starting kube-apiserver again: %w", err)
 }
+
+// auditPolicy logs the requests on instances with their bodies, the others without.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Request
+  resources: [{group: kro.run, resources: [chaosapps, chaosapps/status]}]
+- level: Metadata
+`

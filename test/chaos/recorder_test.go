@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/kro-run/kro/internal/metadata"
 )
 
 // objectKey names an object: kind, namespace and name.
@@ -32,6 +34,12 @@ type incarnation struct {
 	goneRV int64
 	// instanceID is the kro.run/instance-id label of a child when first seen.
 	instanceID string
+	// finalized is the time it was first seen with kro's finalizer, 0 if never.
+	finalized time.Duration
+	// goneWithFinalizers are the finalizers of the object in its deletion event. The
+	// apiserver removes an object only once it has none, except in the race of a delete with
+	// a concurrent update adding one (kubernetes/kubernetes#77988).
+	goneWithFinalizers []string
 }
 
 // recorder watches, from the start of the test, every object of the watched kinds in the
@@ -111,10 +119,14 @@ func (r *recorder) observe(kind string, obj any, deleted bool) {
 		inc = &incarnation{uid: u.GetUID(), seen: now, instanceID: u.GetLabels()["kro.run/instance-id"]}
 		r.objects[key] = append(r.objects[key], inc)
 	}
+	if inc.finalized == 0 && slices.Contains(u.GetFinalizers(), metadata.Finalizer) {
+		inc.finalized = now
+	}
 	if deleted && inc.gone == 0 {
 		inc.gone = now
 		if !relisted {
 			inc.goneRV, _ = strconv.ParseInt(u.GetResourceVersion(), 10, 64)
+			inc.goneWithFinalizers = u.GetFinalizers()
 		}
 	}
 	if state, _, _ := unstructured.NestedString(u.Object, "status", "state"); state == "ACTIVE" && !deleted {
@@ -215,9 +227,15 @@ func (r *recorder) History(k objectKey) string {
 	}
 	var parts []string
 	for _, i := range incs {
-		s := fmt.Sprintf("seen t=%.1fs", i.seen.Seconds())
+		s := fmt.Sprintf("seen t=%.2fs", i.seen.Seconds())
+		if i.finalized != 0 {
+			s += fmt.Sprintf(", with kro's finalizer t=%.2fs", i.finalized.Seconds())
+		}
 		if i.gone != 0 {
-			s += fmt.Sprintf(", deleted t=%.1fs", i.gone.Seconds())
+			s += fmt.Sprintf(", deleted t=%.2fs", i.gone.Seconds())
+		}
+		if len(i.goneWithFinalizers) > 0 {
+			s += fmt.Sprintf(" while it still had finalizers %v (the apiserver race of a delete with the update adding a finalizer, kubernetes/kubernetes#77988)", i.goneWithFinalizers)
 		}
 		parts = append(parts, s)
 	}

@@ -232,8 +232,10 @@ func (s *scenario) workload(ctx context.Context) error {
 		switch o.kind {
 		case create:
 			s.created++
+			inst.created = time.Since(s.rec.start)
 		case remove:
 			s.deleted++
+			inst.deleteSent = time.Since(s.rec.start)
 		case update:
 			s.updated++
 		}
