@@ -134,13 +134,13 @@ func (r *recorder) observe(kind string, obj any, deleted bool) {
 	}
 }
 
-// Active counts the objects of kind seen ACTIVE at least once.
-func (r *recorder) Active(kind string) int {
+// Active counts the objects among keys seen ACTIVE at least once.
+func (r *recorder) Active(keys []objectKey) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
-	for k := range r.active {
-		if k.kind == kind {
+	for _, k := range keys {
+		if r.active[k] {
 			n++
 		}
 	}

@@ -59,8 +59,9 @@ type scenario struct {
 	proxy *proxy
 
 	instances []*instance
-	// deletedKeys are the instances to delete; updates counts the instances to update.
-	deletedKeys []objectKey
+	// deletedKeys and keptKeys are the instances to delete and the others; updates counts the
+	// instances to update.
+	deletedKeys, keptKeys []objectKey
 	updates     int
 	// ops are the creates, deletions and updates in the order issued: each deletion or update
 	// at a random point after its instance's create, a third of the deletions right after it,
@@ -116,6 +117,9 @@ func newScenario(t *testing.T, k knobs, rec *recorder, ctl *controller, px *prox
 		s.deletedKeys = append(s.deletedKeys, s.instances[i].key())
 	}
 	for _, inst := range s.instances {
+		if !inst.deleted {
+			s.keptKeys = append(s.keptKeys, inst.key())
+		}
 		if !inst.deleted && (s.updates == 0 || rng.IntN(10) == 0) {
 			inst.updated = true
 			s.updates++
@@ -164,16 +168,16 @@ func newScenario(t *testing.T, k knobs, rec *recorder, ctl *controller, px *prox
 	return s
 }
 
-// progress is the scenario's progress from 0 to 1: requests issued, instances seen ACTIVE
-// and deleted instances seen gone. Chaos events fire at progress points, so they hit the
-// requests and kro's work on them whatever the speed of the machine.
+// progress is the scenario's progress from 0 to 1: requests issued, kept instances seen
+// ACTIVE and deleted instances seen gone. Chaos events fire at progress points, so they hit
+// the requests and kro's work on them whatever the speed of the machine.
 func (s *scenario) progress() float64 {
 	s.mu.Lock()
 	done := s.opsDone
 	s.mu.Unlock()
-	active := s.rec.Active(instanceGVK.Kind)
+	active := s.rec.Active(s.keptKeys)
 	gone := s.rec.Gone(s.deletedKeys)
-	return float64(done+active+gone) / float64(len(s.ops)+len(s.instances)+len(s.deletedKeys))
+	return float64(done+active+gone) / float64(len(s.ops)+len(s.instances))
 }
 
 // run runs the workload and the chaos concurrently and returns when both are done.
