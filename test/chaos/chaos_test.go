@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,6 +77,9 @@ func TestChaos(t *testing.T) {
 	}
 	g := gomega.NewWithT(t)
 	g.Eventually(func(g gomega.Gomega) {
+		if _, _, exits := ctl.Counts(); len(exits) > 0 {
+			gomega.StopTrying(fmt.Sprintf("kro-controller exits by itself: %v", exits)).Now()
+		}
 		got := &v1alpha1.ResourceGraphDefinition{}
 		g.Expect(env.client.Get(ctx, client.ObjectKey{Name: rgdName}, got)).To(gomega.Succeed())
 		g.Expect(got.Status.State).To(gomega.Equal(v1alpha1.ResourceGraphDefinitionStateActive), "conditions: %s", describeConditions(got.Status.Conditions))

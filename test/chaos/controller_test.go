@@ -78,9 +78,8 @@ func (c *controller) startLocked() error {
 		"--kubeconfig", c.kubeconfig,
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", "0",
-		// Debug shows every apply; nanosecond times line the log up with the test's markers.
-		"--zap-log-level", "debug",
-		"--zap-time-encoding", "rfc3339nano")
+		// Debug shows every apply.
+		"--log-level", "debug")
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	// The controller must not outlive the test binary.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
