@@ -62,7 +62,7 @@ type scenario struct {
 	// deletedKeys and keptKeys are the instances to delete and the others; updates counts the
 	// instances to update.
 	deletedKeys, keptKeys []objectKey
-	updates     int
+	updates               int
 	// ops are the creates, deletions and updates in the order issued: each deletion or update
 	// at a random point after its instance's create, a third of the deletions right after it,
 	// so some hit an instance kro has not finished (or not even seen), others one long ACTIVE.
