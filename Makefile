@@ -21,9 +21,10 @@ test: vet verify-generated controlplane
 unit:
 	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /test/integration -e /test/install -e /test/chaos)
 
-## chaos: the long fault-injection run (500 instances, 20 controller kills, an apiserver restart;
-## `make test` runs a short one). Knobs: CHAOS_INSTANCES, CHAOS_KILLS, CHAOS_APISERVER_RESTARTS,
-## CHAOS_SEED (replay), CHAOS_RACE=1; see test/chaos/doc.go.
+## chaos: the long fault-injection run (500 instances, 20 controller kills, an apiserver restart,
+## network partitions; `make test` runs a short one). Knobs: CHAOS_INSTANCES, CHAOS_KILLS,
+## CHAOS_APISERVER_RESTARTS, CHAOS_PARTITIONS, CHAOS_SEED (replay), CHAOS_RACE=1, CHAOS_AUDIT=1;
+## see test/chaos/doc.go.
 chaos: controlplane
 	CHAOS_INSTANCES=$${CHAOS_INSTANCES:-500} CHAOS_KILLS=$${CHAOS_KILLS:-20} go test ./test/chaos/ -run TestChaos -v -count=1 -timeout 60m
 
