@@ -100,8 +100,8 @@ func listChildren(ctx context.Context) ([]liveChild, error) {
 
 // checkConverged checks the end state after the chaos: the kept instances are ACTIVE with
 // exactly their desired children, the deleted ones are gone with all their children and
-// nothing else is left. (That no object was created twice is the recorder's to tell.) An error means the check itself could not
-// run (the apiserver did not answer).
+// nothing else is left. (That no object was created twice is the recorder's to tell.) An
+// error means the check itself could not run (the apiserver did not answer).
 func checkConverged(ctx context.Context, rec *recorder, instances []*instance) (violations, error) {
 	v := violations{}
 	children, err := listChildren(ctx)
