@@ -163,3 +163,39 @@ spec:
 		})
 	}
 }
+
+// TestRGDCostWarning: an expression whose worst-case cost is high but which some inputs make
+// affordable is accepted, and the estimate is shown on GraphAccepted, naming field and
+// expression.
+func TestRGDCostWarning(t *testing.T) {
+	g := gomega.NewWithT(t)
+	applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-cost-warning
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItCostWarning
+  resources:
+  - id: members
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        selector: {matchLabels: {team: a}}
+  - id: out
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-out"}
+      data:
+        names: ${members.sortBy(c, c.metadata.name).map(c, c.metadata.name).join(",")}
+`)
+	waitRGDActive(g, "it-cost-warning")
+	c := rgdCondition(g, "it-cost-warning", "GraphAccepted")
+	g.Expect(string(c.Status)).To(gomega.Equal("True"))
+	g.Expect(c.Message).To(gomega.And(gomega.ContainSubstring("warnings:"),
+		gomega.ContainSubstring(`resource "out" field "data.names"`), gomega.ContainSubstring("estimated worst-case cost")))
+}

@@ -3,6 +3,7 @@ package rgd
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -228,7 +229,13 @@ func (r *Reconciler) build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefin
 		setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionFalse, "InvalidResourceGraph", err.Error())
 		return nil, err
 	}
-	setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionTrue, "Valid", "resource graph and schema are valid")
+	msg := "resource graph and schema are valid"
+	if len(g.Warnings) > 0 {
+		// Advice that does not stop the graph (an expression's worst-case cost, say): kept on
+		// the condition, where it is seen, without making the RGD inactive.
+		msg += "; warnings: " + strings.Join(g.Warnings, "; ")
+	}
+	setCondition(rgd, v1alpha1.ConditionGraphAccepted, metav1.ConditionTrue, "Valid", msg)
 	return g, nil
 }
 
