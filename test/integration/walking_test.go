@@ -135,6 +135,7 @@ spec: {name: shop, message: hi}
 			g.Expect(got.GetLabels()).To(gomega.HaveKeyWithValue(metadata.ApplySetIDLabel,
 				metadata.ApplySetID("shop", ns, "ItWebApp", "kro.run")))
 			g.Expect(got.GetAnnotations()).To(gomega.HaveKeyWithValue(metadata.ApplySetGroupKindsAnnotation, "ConfigMap,Deployment.apps,Service"))
+			g.Expect(got.GetAnnotations()).To(gomega.HaveKeyWithValue(metadata.ApplySetAdditionalNamespacesAnnotation, ""))
 			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
 			types := map[string]any{}
 			for _, c := range conds {

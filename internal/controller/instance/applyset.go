@@ -23,6 +23,9 @@ func applySetAnnotations(g *graph.Graph, current map[string]string) map[string]s
 	return map[string]string{
 		metadata.ApplySetToolingAnnotation:    metadata.Tooling(),
 		metadata.ApplySetGroupKindsAnnotation: joinSorted(gks),
+		// Present from the start, empty until an object lands outside the instance's
+		// namespace, as the reference writes it.
+		metadata.ApplySetAdditionalNamespacesAnnotation: current[metadata.ApplySetAdditionalNamespacesAnnotation],
 	}
 }
 
@@ -48,8 +51,7 @@ func (r *Reconciler) syncInventory(ctx context.Context, g *graph.Graph, p *pass,
 		metadata.ApplySetGroupKindsAnnotation:           joinSorted(gks),
 		metadata.ApplySetAdditionalNamespacesAnnotation: joinSorted(namespaces),
 	}
-	if current[metadata.ApplySetGroupKindsAnnotation] == want[metadata.ApplySetGroupKindsAnnotation] &&
-		current[metadata.ApplySetAdditionalNamespacesAnnotation] == want[metadata.ApplySetAdditionalNamespacesAnnotation] {
+	if hasAll(current, want) {
 		return nil
 	}
 	before := p.inst.DeepCopy()
@@ -97,4 +99,14 @@ func joinSorted(set map[string]bool) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
+}
+
+// hasAll reports whether m has every key of want, with its value (an empty value included).
+func hasAll(m, want map[string]string) bool {
+	for k, v := range want {
+		if cur, ok := m[k]; !ok || cur != v {
+			return false
+		}
+	}
+	return true
 }

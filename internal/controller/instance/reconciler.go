@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,11 +214,9 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	for k, v := range applySetAnnotations(g, annotations) {
-		if annotations[k] != v {
-			annotations[k] = v
-			changed = true
-		}
+	if want := applySetAnnotations(g, annotations); !hasAll(annotations, want) {
+		maps.Copy(annotations, want)
+		changed = true
 	}
 	if !hasFinalizer(inst) {
 		inst.SetFinalizers(append(inst.GetFinalizers(), metadata.Finalizer))
