@@ -63,15 +63,24 @@ func Finalize(g *graph.Graph, n *graph.Node, inst *unstructured.Unstructured, ap
 		annotations[metadata.DeletionPolicyAnnotation] = string(v1alpha1.DeletionPolicyOrphaned)
 	}
 	obj.SetAnnotations(annotations)
-	raw, err := json.Marshal(obj.Object)
+	h, err := HashJSON(obj.Object)
 	if err != nil {
 		return err
 	}
-	h := fnv.New64a()
-	_, _ = h.Write(raw)
-	annotations[metadata.DesiredHashAnnotation] = strconv.FormatUint(h.Sum64(), 36)
+	annotations[metadata.DesiredHashAnnotation] = strconv.FormatUint(h, 36)
 	obj.SetAnnotations(annotations)
 	return nil
+}
+
+// HashJSON fingerprints a JSON value (map keys are marshalled in order).
+func HashJSON(v any) (uint64, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return 0, err
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(raw)
+	return h.Sum64(), nil
 }
 
 // ChildIdentity is the instance identity written on every child.

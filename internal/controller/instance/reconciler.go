@@ -25,6 +25,7 @@ import (
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
 	"github.com/kro-run/kro/internal/metrics"
+	"github.com/kro-run/kro/internal/runtime"
 )
 
 // Instance states (SPEC §6).
@@ -246,7 +247,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 		return err
 	}
 	oldState, _, _ := unstructured.NestedString(inst.Object, "status", "state")
-	hash, err := hashJSON(desired)
+	hash, err := runtime.HashJSON(desired)
 	if err != nil {
 		return err
 	}

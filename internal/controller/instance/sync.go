@@ -2,10 +2,8 @@ package instance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -415,17 +413,6 @@ var errNotAdopted = errors.New("adoptionPolicy Never: kro does not take over an 
 // createGuard is the resourceVersion precondition of an apply that may only create: no
 // existing object has it, so the apply fails with a conflict if the object exists.
 const createGuard = "1"
-
-// hashJSON fingerprints a JSON value (map keys are marshalled in order).
-func hashJSON(v any) (uint64, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return 0, err
-	}
-	h := fnv.New64a()
-	_, _ = h.Write(raw)
-	return h.Sum64(), nil
-}
 
 // clusterFailure marks an error of the cluster (an API request that failed, an object of
 // another ApplySet) rather than of the graph's expressions: a change in the cluster can fix
