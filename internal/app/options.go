@@ -23,6 +23,10 @@ type Options struct {
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz. Default ":8079".
 	ProbeAddr string
+	// PprofAddr serves Go's net/http/pprof profiles (heap, CPU, goroutines) at /debug/pprof/.
+	// Default "0": off ("" also disables). Profiles show the objects kro holds; bind it to
+	// localhost or keep the port inside the cluster.
+	PprofAddr string
 	// LeaderElect enables leader election. Default false.
 	LeaderElect bool
 	// LeaderElectionNamespace holds the lease. Default: the namespace kro runs in.
@@ -74,6 +78,7 @@ func DefaultOptions() Options {
 	return Options{
 		MetricsAddr:             ":8078",
 		ProbeAddr:               ":8079",
+		PprofAddr:               "0",
 		ClientQPS:               500,
 		ClientBurst:             1000,
 		InstanceWorkers:         10,
@@ -99,6 +104,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "The address the metrics endpoint binds to; \"0\" disables it.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "The address the health probe endpoint binds to.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "The address the pprof endpoint (/debug/pprof/) binds to; \"0\" or empty disables it.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Enable leader election so that only one controller is active.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election lease.")
 	fs.BoolVar(&o.AllowCRDDeletion, "allow-crd-deletion", o.AllowCRDDeletion, "Delete a generated CRD (and all its instances) when its RGD is deleted.")

@@ -34,6 +34,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 		"--kubeconfig=/etc/kube/config",
 		"--metrics-bind-address=:9000",
 		"--health-probe-bind-address=:9001",
+		"--pprof-bind-address=127.0.0.1:6060",
 		"--leader-elect",
 		"--leader-election-namespace=kro-system",
 		"--allow-crd-deletion",
@@ -60,6 +61,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 	want.Kubeconfig = "/etc/kube/config"
 	want.MetricsAddr = ":9000"
 	want.ProbeAddr = ":9001"
+	want.PprofAddr = "127.0.0.1:6060"
 	want.LeaderElect = true
 	want.LeaderElectionNamespace = "kro-system"
 	want.AllowCRDDeletion = true
