@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kro-run/kro/internal/version"
@@ -38,6 +39,10 @@ const (
 	ApplySetToolingAnnotation              = "applyset.kubernetes.io/tooling"
 	ApplySetGroupKindsAnnotation           = "applyset.kubernetes.io/contains-group-kinds"
 	ApplySetAdditionalNamespacesAnnotation = "applyset.kubernetes.io/additional-namespaces"
+	// ApplySetInventoryHashAnnotation on an instance is a checksum of its ApplySet id,
+	// group-kinds and additional namespaces (see InventoryHash), as the reference kro writes
+	// it; deletion refuses an inventory that does not match it.
+	ApplySetInventoryHashAnnotation = "internal.kro.run/applyset-inventory-hash"
 
 	// ReconcileAnnotation set to ReconcileSuspended stops applying an instance's resources.
 	ReconcileAnnotation = "kro.run/reconcile"
@@ -91,6 +96,17 @@ func IsReserved(key string) bool {
 func ApplySetID(name, namespace, kind, group string) string {
 	sum := sha256.Sum256([]byte(strings.Join([]string{name, namespace, kind, group}, ".")))
 	return fmt.Sprintf("applyset-%s-v1", base64.RawURLEncoding.EncodeToString(sum[:]))
+}
+
+// InventoryHash is the checksum of an ApplySet inventory the reference kro writes next to it:
+// "sha256:" and the unpadded base64url SHA-256 of the ApplySet id, the sorted group-kinds
+// ("Kind.group") joined by commas and the sorted additional namespaces joined by commas,
+// separated by NUL bytes.
+func InventoryHash(applySetID string, groupKinds, namespaces []string) string {
+	gks, nss := slices.Sorted(slices.Values(groupKinds)), slices.Sorted(slices.Values(namespaces))
+	payload := strings.Join([]string{applySetID, strings.Join(gks, ","), strings.Join(nss, ",")}, "\x00")
+	sum := sha256.Sum256([]byte(payload))
+	return "sha256:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // Tooling is the value of the ApplySet tooling annotation.

@@ -115,7 +115,7 @@ func waitResolvedWith(g gomega.Gomega, kind, ns, name string, revision int64) {
 		c := condition(inst, "GraphResolved")
 		g.Expect(c).NotTo(gomega.BeNil())
 		g.Expect(c["status"]).To(gomega.Equal("True"))
-		g.Expect(c["message"]).To(gomega.HaveSuffix(fmt.Sprintf("resolved with graph revision %d", revision)))
+		g.Expect(c["message"]).To(gomega.HaveSuffix(fmt.Sprintf("(graph revision %d)", revision)))
 	}).Should(gomega.Succeed())
 }
 

@@ -2,90 +2,189 @@ package instance
 
 import (
 	"context"
-	"sort"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
 )
 
-// applySetAnnotations are the ApplySet parent annotations kro sets before applying anything:
-// the tooling and every group-kind the graph can create, added to those recorded before (the
-// inventory must stay a superset of what exists until a prune removes the rest). The
-// additional namespaces are only known once objects are rendered; see syncInventory.
-func applySetAnnotations(g *graph.Graph, current map[string]string) map[string]string {
-	gks := splitSet(current[metadata.ApplySetGroupKindsAnnotation])
-	for k := range graphGroupKinds(g) {
-		gks[k] = true
-	}
-	return map[string]string{
-		metadata.ApplySetToolingAnnotation:    metadata.Tooling(),
-		metadata.ApplySetGroupKindsAnnotation: joinSorted(gks),
-		// Present from the start, empty until an object lands outside the instance's
-		// namespace, as the reference writes it.
-		metadata.ApplySetAdditionalNamespacesAnnotation: current[metadata.ApplySetAdditionalNamespacesAnnotation],
+// The instance is the parent of an ApplySet (the kubectl ApplySet KEP). Its annotations list
+// the group-kinds and the namespaces (other than its own) that hold members, with the reference
+// kro's checksum of both. kro writes them as the reference does, so that either controller
+// finds the other's objects: before an object is applied its kind and namespace are added;
+// after a complete pass they are exactly those of the objects applied (external references
+// excluded).
+
+// inventory is an instance's ApplySet inventory as a pass has written it. Nodes of a level
+// are applied in parallel, so it is guarded.
+type inventory struct {
+	mu              sync.Mutex
+	gks, namespaces map[string]bool
+}
+
+func inventoryOf(inst *unstructured.Unstructured) *inventory {
+	a := inst.GetAnnotations()
+	return &inventory{
+		gks:        splitSet(a[metadata.ApplySetGroupKindsAnnotation]),
+		namespaces: splitSet(a[metadata.ApplySetAdditionalNamespacesAnnotation]),
 	}
 }
 
-// syncInventory keeps the ApplySet annotations exact after a pass: the namespaces of the
-// objects applied (other than the instance's) are added; after a complete pass and prune
-// (exact), group-kinds and namespaces are set to exactly those of the graph and the pass.
-func (r *Reconciler) syncInventory(ctx context.Context, g *graph.Graph, p *pass, exact bool) error {
-	current := p.inst.GetAnnotations()
-	namespaces := map[string]bool{}
-	gks := graphGroupKinds(g)
-	if !exact {
-		namespaces = splitSet(current[metadata.ApplySetAdditionalNamespacesAnnotation])
-		for k := range splitSet(current[metadata.ApplySetGroupKindsAnnotation]) {
-			gks[k] = true
+// inventoryAnnotations are the annotations that record gks and namespaces.
+func inventoryAnnotations(setID string, gks, namespaces map[string]bool) map[string]string {
+	return map[string]string{
+		metadata.ApplySetGroupKindsAnnotation:           joinSorted(gks),
+		metadata.ApplySetAdditionalNamespacesAnnotation: joinSorted(namespaces),
+		metadata.ApplySetInventoryHashAnnotation: metadata.InventoryHash(setID,
+			slices.Collect(maps.Keys(gks)), slices.Collect(maps.Keys(namespaces))),
+	}
+}
+
+// applySetAnnotations are the ApplySet annotations kro sets with its finalizer, before
+// applying anything: the tooling, and the inventory with the kinds of the resources every pass
+// applies (see alwaysApplied) added to what it held. The other kinds are added when an object
+// of them is about to be applied.
+func applySetAnnotations(g *graph.Graph, setID string, current map[string]string) map[string]string {
+	gks := splitSet(current[metadata.ApplySetGroupKindsAnnotation])
+	for _, n := range alwaysApplied(g) {
+		gks[groupKindString(n.GVK.Group, n.GVK.Kind)] = true
+	}
+	out := inventoryAnnotations(setID, gks, splitSet(current[metadata.ApplySetAdditionalNamespacesAnnotation]))
+	out[metadata.ApplySetToolingAnnotation] = metadata.Tooling()
+	return out
+}
+
+// alwaysApplied are the resources of which every pass applies an object: neither external,
+// collections nor with includeWhen, and depending on no such resource.
+func alwaysApplied(g *graph.Graph) []*graph.Node {
+	conditional := map[string]bool{}
+	var out []*graph.Node
+	for _, level := range g.Levels {
+		for _, id := range level {
+			n := g.Node(id)
+			c := len(n.IncludeWhen) > 0 || n.IsCollection() || firstIn(n.Dependencies, conditional) != ""
+			conditional[id] = c
+			if !c && n.External == nil {
+				out = append(out, n)
+			}
 		}
 	}
+	return out
+}
+
+// recordMember makes sure the instance's inventory names obj's kind and namespace before obj is
+// applied, so that an object kro writes is always found again, whatever happens next.
+func (r *Reconciler) recordMember(ctx context.Context, p *pass, obj *unstructured.Unstructured) error {
+	gvk := obj.GroupVersionKind()
+	gk := groupKindString(gvk.Group, gvk.Kind)
+	ns := obj.GetNamespace()
+	extra := ns != "" && ns != p.inst.GetNamespace()
+	inv := p.inventory
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.gks[gk] && (!extra || inv.namespaces[ns]) {
+		return nil
+	}
+	gks, namespaces := maps.Clone(inv.gks), maps.Clone(inv.namespaces)
+	gks[gk] = true
+	if extra {
+		namespaces[ns] = true
+	}
+	if err := r.patchInventory(ctx, p, gks, namespaces); err != nil {
+		return err
+	}
+	inv.gks, inv.namespaces = gks, namespaces
+	return nil
+}
+
+// syncInventory brings the inventory up to date after a pass: the kinds and namespaces of the
+// objects it applied are added; after a complete pass and prune (exact), the inventory is
+// exactly those.
+func (r *Reconciler) syncInventory(ctx context.Context, p *pass, exact bool) error {
+	inv := p.inventory
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	gks, namespaces := map[string]bool{}, map[string]bool{}
+	if !exact {
+		gks, namespaces = maps.Clone(inv.gks), maps.Clone(inv.namespaces)
+	}
 	for key := range p.keep {
+		gks[groupKindString(key.group, key.kind)] = true
 		if key.namespace != "" && key.namespace != p.inst.GetNamespace() {
 			namespaces[key.namespace] = true
 		}
 	}
-	want := map[string]string{
-		metadata.ApplySetGroupKindsAnnotation:           joinSorted(gks),
-		metadata.ApplySetAdditionalNamespacesAnnotation: joinSorted(namespaces),
-	}
-	if hasAll(current, want) {
+	if maps.Equal(gks, inv.gks) && maps.Equal(namespaces, inv.namespaces) {
 		return nil
 	}
-	before := p.inst.DeepCopy()
-	annotations := p.inst.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
+	if err := r.patchInventory(ctx, p, gks, namespaces); err != nil {
+		return err
 	}
-	for k, v := range want {
-		annotations[k] = v
-	}
-	p.inst.SetAnnotations(annotations)
-	return r.opts.Client.Patch(ctx, p.inst, client.MergeFrom(before))
+	inv.gks, inv.namespaces = gks, namespaces
+	return nil
 }
 
-// graphGroupKinds are the group-kinds a graph creates, in the ApplySet annotation format.
-func graphGroupKinds(g *graph.Graph) map[string]bool {
-	gks := map[string]bool{}
-	for _, n := range g.Nodes {
-		if n.External != nil {
-			continue
-		}
-		gk := n.GVK.Kind
-		if n.GVK.Group != "" {
-			gk += "." + n.GVK.Group
-		}
-		gks[gk] = true
+// patchInventory writes the inventory annotations of the pass's instance.
+func (r *Reconciler) patchInventory(ctx context.Context, p *pass, gks, namespaces map[string]bool) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"annotations": inventoryAnnotations(p.setID, gks, namespaces),
+	}})
+	if err != nil {
+		return err
 	}
-	return gks
+	// A copy: the pass's instance is read concurrently.
+	target := &unstructured.Unstructured{}
+	target.SetGroupVersionKind(p.inst.GroupVersionKind())
+	target.SetNamespace(p.inst.GetNamespace())
+	target.SetName(p.inst.GetName())
+	if err := r.opts.Client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return clusterError(fmt.Errorf("recording the ApplySet inventory: %w", err))
+	}
+	return nil
+}
+
+// checkInventory verifies the inventory of an instance against its checksum, as the reference
+// kro does before deleting: a partly edited inventory could hide members, and deleting then
+// would orphan them. An instance without a checksum (written by an older kro) passes.
+func checkInventory(inst *unstructured.Unstructured, setID string) error {
+	a := inst.GetAnnotations()
+	got, ok := a[metadata.ApplySetInventoryHashAnnotation]
+	if !ok {
+		return nil
+	}
+	want := metadata.InventoryHash(setID,
+		slices.Collect(maps.Keys(splitSet(a[metadata.ApplySetGroupKindsAnnotation]))),
+		slices.Collect(maps.Keys(splitSet(a[metadata.ApplySetAdditionalNamespacesAnnotation]))))
+	if got != want {
+		return fmt.Errorf("the ApplySet inventory of the instance does not match its checksum (%s is %q, the group-kinds and namespaces give %q); restore %s and %s, or remove the checksum to accept them as they are",
+			metadata.ApplySetInventoryHashAnnotation, got, want,
+			metadata.ApplySetGroupKindsAnnotation, metadata.ApplySetAdditionalNamespacesAnnotation)
+	}
+	return nil
+}
+
+// groupKindString is a group-kind in the ApplySet annotation format: Kind.group, or Kind for
+// the core group.
+func groupKindString(group, kind string) string {
+	if group == "" {
+		return kind
+	}
+	return kind + "." + group
 }
 
 func splitSet(s string) map[string]bool {
 	set := map[string]bool{}
 	for _, item := range strings.Split(s, ",") {
-		if item != "" {
+		if item = strings.TrimSpace(item); item != "" {
 			set[item] = true
 		}
 	}
@@ -93,12 +192,7 @@ func splitSet(s string) map[string]bool {
 }
 
 func joinSorted(set map[string]bool) string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
+	return strings.Join(slices.Sorted(maps.Keys(set)), ",")
 }
 
 // hasAll reports whether m has every key of want, with its value (an empty value included).

@@ -30,7 +30,15 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 	}
 	st := newStatus(inst)
 	st.state = StateDeleting
-	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Deleting", "deleting the instance's resources")
+	st.set(ConditionResourcesReady, metav1.ConditionUnknown, "UnderDeletion", "deleting resources")
+	if err := checkInventory(inst, applySetID); err != nil {
+		// Nothing is deleted: the objects the inventory no longer names would be orphaned.
+		st.set(ConditionResourcesReady, metav1.ConditionUnknown, "UnderDeletion", "deletion blocked: "+err.Error())
+		if werr := r.writeStatus(ctx, inst, st); werr != nil {
+			return ctrl.Result{}, werr
+		}
+		return ctrl.Result{}, clusterError(err)
+	}
 	if err := r.writeStatus(ctx, inst, st); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -60,7 +68,6 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 	inst.SetFinalizers(kept)
 	ctrl.LoggerFrom(ctx).Info("Removing finalizer; all resources are deleted")
 	r.lastStatus.Delete(inst.GetUID())
-	r.reread.Delete(inst.GetUID())
 	r.externals.set(client.ObjectKeyFromObject(inst), nil)
 	if err := r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, clusterError(fmt.Errorf("removing finalizer: %w", err))

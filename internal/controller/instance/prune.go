@@ -29,7 +29,7 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 	if err := r.removeOwned(ctx, stale, p.setID, "prune"); err != nil {
 		return err
 	}
-	return r.syncInventory(ctx, g, p, len(p.notReady) == 0)
+	return r.syncInventory(ctx, p, len(p.notReady) == 0)
 }
 
 func fromUnstructured(m map[string]any, into any) error {

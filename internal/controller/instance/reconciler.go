@@ -69,12 +69,8 @@ type Options struct {
 type Reconciler struct {
 	opts  Options
 	graph atomic.Pointer[graph.Graph]
-	// graphChanged is when SetGraph last gave a new graph: instances cached before then may
-	// lack the defaults of the CRD's new schema.
-	graphChanged atomic.Pointer[time.Time]
-	// reread maps an instance UID to the graph generation it was last read from the API
-	// server for, so each instance is re-read once per graph change.
-	reread sync.Map
+	// defaults applies the current graph's CRD defaults to the instances read.
+	defaults defaulter
 	// lastStatus maps an instance UID to the status kro last wrote, so a reconcile that reads
 	// a cache not yet updated with that write does not write it again.
 	lastStatus sync.Map
@@ -112,31 +108,7 @@ func (r *Reconciler) kind() string {
 
 // SetGraph makes later reconciles use g.
 func (r *Reconciler) SetGraph(g *graph.Graph) {
-	if old := r.graph.Swap(g); old.Generation != g.Generation || old.RGDUID != g.RGDUID {
-		now := time.Now()
-		r.graphChanged.Store(&now)
-	}
-}
-
-// freshInstance returns the instance as the API server serves it now when the cached copy may
-// predate the current graph's CRD: the API server then applies the defaults of the new schema
-// (a relist after a CRD change carries the same resourceVersions, so the cache may keep the
-// old copy). Each instance is read once per graph change; in steady state this costs nothing.
-func (r *Reconciler) freshInstance(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	changed := r.graphChanged.Load()
-	if changed == nil || inst.GetCreationTimestamp().After(changed.Add(time.Second)) {
-		return inst, nil
-	}
-	if gen, ok := r.reread.Load(inst.GetUID()); ok && gen.(int64) == g.Generation {
-		return inst, nil
-	}
-	fresh := &unstructured.Unstructured{}
-	fresh.SetGroupVersionKind(g.Instance.GVK)
-	if err := r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), fresh); err != nil {
-		return nil, err
-	}
-	r.reread.Store(inst.GetUID(), g.Generation)
-	return fresh, nil
+	r.graph.Store(g)
 }
 
 // Reconcile brings one instance's resources to the desired state.
@@ -154,9 +126,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	inst, err := r.freshInstance(ctx, g, inst)
-	if err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if err := r.defaults.apply(g, inst); err != nil {
+		return ctrl.Result{}, fmt.Errorf("instance defaults: %w", err)
 	}
 	gvk := g.Instance.GVK
 	id := metadata.ApplySetID(inst.GetName(), inst.GetNamespace(), gvk.Kind, gvk.Group)
@@ -170,7 +141,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	st := newStatus(inst)
 	st.revision = g.Revision
-	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Managed", "instance is managed by kro")
+	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Managed", "instance is properly managed with finalizers and labels")
 	if inst.GetAnnotations()[metadata.ReconcileAnnotation] == metadata.ReconcileSuspended {
 		st.set(ConditionResourcesReady, metav1.ConditionFalse, "ReconciliationSuspended", "reconciliation is suspended by the kro.run/reconcile annotation")
 		st.state = StateInProgress
@@ -215,7 +186,7 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	if want := applySetAnnotations(g, annotations); !hasAll(annotations, want) {
+	if want := applySetAnnotations(g, applySetID, annotations); !hasAll(annotations, want) {
 		maps.Copy(annotations, want)
 		changed = true
 	}
@@ -272,16 +243,22 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 	if oldState != st.state {
 		metrics.InstanceStates.WithLabelValues(r.kind(), st.state).Inc()
 	}
-	// Only errors are events: the other states are in status, and an event per instance per
-	// transition would be a write as costly as the status itself.
-	if r.opts.Recorder != nil && oldState != st.state && st.state == StateError {
-		note := "Instance is " + st.state
-		if c := conditions.Get(st.conds, ConditionResourcesReady); c != nil {
+	// Every state change is an event, and so is a new error; an unchanged state is not.
+	if r.opts.Recorder != nil {
+		note, prevNote := "Instance is "+st.state, ""
+		if c := conditions.Get(st.conds, ConditionResourcesReady); c != nil && c.Message != "" {
 			note = c.Message
 		}
-		r.opts.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, stateReasons[st.state], "Reconcile", "%s", note)
+		if c := conditions.Get(st.wire, ConditionResourcesReady); c != nil {
+			prevNote = c.Message
+		}
+		switch {
+		case st.state == StateError && (oldState != st.state || note != prevNote):
+			r.opts.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, stateReasons[st.state], "Reconcile", "%s", note)
+		case oldState != st.state:
+			r.opts.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, stateReasons[st.state], "Reconcile", "%s", note)
+		}
 	}
-
 	return nil
 }
 

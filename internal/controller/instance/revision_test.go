@@ -15,8 +15,8 @@ func TestGraphResolvedNamesRevision(t *testing.T) {
 		revision int64
 		want     string
 	}{
-		"Revision":   {reason: "the graph revision the instance was resolved with", revision: 3, want: "all resources are resolved with graph revision 3"},
-		"NoRevision": {reason: "a graph issued from no revision", revision: 0, want: "all resources are resolved"},
+		"Revision":   {reason: "the graph revision the instance was resolved with", revision: 3, want: "runtime graph created and all resources resolved (graph revision 3)"},
+		"NoRevision": {reason: "a graph issued from no revision", revision: 0, want: "runtime graph created and all resources resolved"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -96,16 +96,16 @@ func (s *status) apply(res result) {
 	default:
 		s.state = StateActive
 		s.set(ConditionGraphResolved, metav1.ConditionTrue, "Resolved", s.resolvedMessage())
-		s.set(ConditionResourcesReady, metav1.ConditionTrue, "AllResourcesReady", "all resources are ready")
+		s.set(ConditionResourcesReady, metav1.ConditionTrue, "AllResourcesReady", "all resources are created and ready")
 	}
 }
 
 // resolvedMessage says which graph revision the instance was resolved with.
 func (s *status) resolvedMessage() string {
 	if s.revision == 0 {
-		return "all resources are resolved"
+		return "runtime graph created and all resources resolved"
 	}
-	return fmt.Sprintf("all resources are resolved with graph revision %d", s.revision)
+	return fmt.Sprintf("runtime graph created and all resources resolved (graph revision %d)", s.revision)
 }
 
 // summarize sets the root Ready condition from the others.

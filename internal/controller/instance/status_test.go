@@ -23,7 +23,7 @@ func testInstance() *unstructured.Unstructured {
 func reconcileStatus(t *testing.T, inst *unstructured.Unstructured, res result) (map[string]any, bool) {
 	t.Helper()
 	st := newStatus(inst)
-	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Managed", "instance is managed by kro")
+	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Managed", "instance is properly managed with finalizers and labels")
 	st.apply(res)
 	out, changed, err := st.merged(inst)
 	if err != nil {

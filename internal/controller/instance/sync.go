@@ -50,6 +50,8 @@ type pass struct {
 	keep map[objectKey]string
 	// externals are the externalRefs read in this pass.
 	externals []externalRef
+	// inventory is the instance's ApplySet inventory as written so far.
+	inventory *inventory
 }
 
 // outcome is what processing one node produced.
@@ -80,12 +82,13 @@ func keyOf(u *unstructured.Unstructured) objectKey {
 // level in parallel), then prunes what the instance created before and no longer wants.
 func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) result {
 	p := &pass{
-		rt:       runtime.New(g, inst),
-		inst:     inst,
-		setID:    applySetID,
-		notReady: map[string]bool{},
-		skipped:  map[string]bool{},
-		keep:     map[objectKey]string{},
+		rt:        runtime.New(g, inst),
+		inst:      inst,
+		setID:     applySetID,
+		notReady:  map[string]bool{},
+		skipped:   map[string]bool{},
+		keep:      map[objectKey]string{},
+		inventory: inventoryOf(inst),
 	}
 	res := result{runtime: p.rt}
 	defer func() { r.externals.set(client.ObjectKeyFromObject(inst), p.externals) }()
@@ -184,6 +187,9 @@ func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n 
 	if err := runtime.Finalize(g, n, p.inst, p.setID, desired, runtime.FinalizeOptions{ArgoCDTracking: !r.opts.NoArgoCDTracking}); err != nil {
 		return outcome{err: fmt.Errorf("resource %q: %w", n.ID, err)}
 	}
+	if err := r.recordMember(ctx, p, desired); err != nil {
+		return outcome{err: fmt.Errorf("resource %q: %w", n.ID, err)}
+	}
 	observed, err := r.apply(ctx, g, n, desired, p.setID)
 	if errors.Is(err, errAwaitingObject) {
 		var o outcome
@@ -236,6 +242,9 @@ func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass
 	}
 	o := outcome{isList: true, list: make([]*unstructured.Unstructured, 0, len(desired))}
 	for i, obj := range desired {
+		if err := r.recordMember(ctx, p, obj); err != nil {
+			return outcome{err: fmt.Errorf("resource %q item %d: %w", n.ID, i, err)}
+		}
 		live, err := r.apply(ctx, g, n, obj, p.setID)
 		if errors.Is(err, errAwaitingObject) {
 			o.await(r, p, n, obj, err)

@@ -37,12 +37,12 @@ func Name(group, kind string) string {
 	return fmt.Sprintf("%s.%s", Plural(kind), group)
 }
 
-// DefaultPrinterColumns are State, Ready and Age.
+// DefaultPrinterColumns are State, Ready and Age, described as the reference kro describes them.
 func DefaultPrinterColumns() []apiextensionsv1.CustomResourceColumnDefinition {
 	return []apiextensionsv1.CustomResourceColumnDefinition{
-		{Name: "State", Type: "string", JSONPath: ".status.state", Description: "The state of the instance"},
-		{Name: "Ready", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].status`, Description: "Whether the instance is ready"},
-		{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"},
+		{Name: "State", Type: "string", JSONPath: ".status.state", Description: "The state of a ResourceGraphDefinition instance"},
+		{Name: "Ready", Type: "string", JSONPath: `.status.conditions[?(@.type=="Ready")].status`, Description: "Whether a ResourceGraphDefinition instance is ready"},
+		{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp", Description: "Age of the resource"},
 	}
 }
 
@@ -113,19 +113,20 @@ func statusSchema(fields map[string]apiextensionsv1.JSONSchemaProps) apiextensio
 	return apiextensionsv1.JSONSchemaProps{Type: "object", Properties: props}
 }
 
+// conditionsSchema is the schema of status.conditions, the reference kro's: no field is
+// required, so that conditions written by either controller are accepted by both CRDs.
 func conditionsSchema() apiextensionsv1.JSONSchemaProps {
 	return apiextensionsv1.JSONSchemaProps{
 		Type: "array",
 		Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &apiextensionsv1.JSONSchemaProps{
-			Type:     "object",
-			Required: []string{"lastTransitionTime", "status", "type"},
+			Type: "object",
 			Properties: map[string]apiextensionsv1.JSONSchemaProps{
 				"type":               {Type: "string"},
 				"status":             {Type: "string"},
 				"reason":             {Type: "string"},
 				"message":            {Type: "string"},
-				"observedGeneration": {Type: "integer", Format: "int64"},
-				"lastTransitionTime": {Type: "string", Format: "date-time"},
+				"observedGeneration": {Type: "integer"},
+				"lastTransitionTime": {Type: "string"},
 			},
 		}},
 	}
