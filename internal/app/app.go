@@ -137,6 +137,12 @@ func Setup(mgr manager.Manager, opts Options) error {
 
 	// The RGD reconciler and the engine know each other: the engine serves the graphs the
 	// reconciler builds and notifies it of instance deletions and stopped controllers.
+	// Deletes go through a client that reads the API server's answer: a wave deleted at once
+	// is followed by the next without waiting for the watch.
+	deletes, err := instance.RESTClientFor(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
 	var rgds *rgd.Reconciler
 	eng := engine.New(engine.Options{
 		Cache:    mgr.GetCache(),
@@ -148,6 +154,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 				Client:            mgr.GetClient(),
 				Cache:             mgr.GetCache(),
 				APIReader:         mgr.GetAPIReader(),
+				REST:              deletes,
 				Recorder:          mgr.GetEventRecorder("kro-instance-controller"),
 				MaxCollectionSize: opts.MaxCollectionSize,
 				NoArgoCDTracking:  !opts.ArgoCDTracking,

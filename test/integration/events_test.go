@@ -61,8 +61,14 @@ func TestInstanceEvents(t *testing.T) {
 
 	patchSpec(g, gvk, ns, "ev", map[string]any{"port": int64(80)})
 	waitState(g, gvk, ns, "ev", "ACTIVE")
-	deleteAndWaitGone(g, gvk, ns, "ev")
+	// A child held by a finalizer keeps the instance DELETING.
+	setFinalizers(g, configMapGVK, ns, "ev-config", []string{"test.kro.run/hold"})
+	g.Expect(env.client.Delete(ctx, get(g, gvk, ns, "ev"))).To(gomega.Succeed())
 	g.Eventually(func(g gomega.Gomega) {
 		g.Expect(eventReasons(g, ns, "ItEvents", "ev")).To(gomega.ContainElement("Normal/Deleting: deleting resources"))
+	}).Should(gomega.Succeed())
+	setFinalizers(g, configMapGVK, ns, "ev-config", nil)
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(get(g, gvk, ns, "ev")).To(gomega.BeNil())
 	}).Should(gomega.Succeed())
 }

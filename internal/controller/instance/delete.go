@@ -20,10 +20,10 @@ import (
 
 // reconcileDelete deletes the instance's resources in waves, dependents first, and removes
 // the finalizer once they are all gone. It evaluates no expression: the objects are those of
-// the instance's ApplySet (found from the cluster), grouped by their node label. Objects of
-// nodes the graph no longer has go in the first wave, then the graph's levels in reverse.
-// Each wave is finished before the next starts; the watch on the children re-triggers the
-// reconcile as objects disappear.
+// the instance's ApplySet (found from the cluster), grouped by their apply order. A wave the
+// API server deletes at once is followed by the next in the same reconcile; one that waits
+// (finalizers, grace periods) is reported as DELETING, and the watch on the children brings the
+// next reconcile when it is gone.
 func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) (ctrl.Result, error) {
 	if !hasFinalizer(inst) {
 		return ctrl.Result{}, nil
@@ -31,31 +31,30 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 	st := newStatus(inst)
 	st.state = StateDeleting
 	st.set(ConditionResourcesReady, metav1.ConditionUnknown, "UnderDeletion", "deleting resources")
-	if err := checkInventory(inst, applySetID); err != nil {
-		// Nothing is deleted: the objects the inventory no longer names would be orphaned.
+	blocked := func(err error) (ctrl.Result, error) {
 		st.set(ConditionResourcesReady, metav1.ConditionUnknown, "UnderDeletion", "deletion blocked: "+err.Error())
 		if werr := r.writeStatus(ctx, inst, st); werr != nil {
 			return ctrl.Result{}, werr
 		}
 		return ctrl.Result{}, clusterError(err)
 	}
-	if err := r.writeStatus(ctx, inst, st); err != nil {
-		return ctrl.Result{}, err
+	if err := checkInventory(inst, applySetID); err != nil {
+		// Nothing is deleted: the objects the inventory no longer names would be orphaned.
+		return blocked(err)
 	}
 
 	owned, err := r.listOwned(ctx, g, inst, applySetID, nil)
 	if err != nil {
-		return ctrl.Result{}, err
+		return blocked(err)
 	}
 	for _, wave := range deletionWaves(g, owned) {
-		if len(wave) == 0 {
-			continue
+		done, err := r.removeOwned(ctx, wave, applySetID, "instance-deleted")
+		if err != nil {
+			return blocked(err)
 		}
-		if err := r.removeOwned(ctx, wave, applySetID, "instance-deleted"); err != nil {
-			return ctrl.Result{}, err
+		if !done {
+			return ctrl.Result{}, r.writeStatus(ctx, inst, st)
 		}
-		// Wait for the watch to report this wave gone before the next one.
-		return ctrl.Result{}, nil
 	}
 
 	before := inst.DeepCopy()
@@ -132,6 +131,11 @@ func (r *Reconciler) collectOrphans(ctx context.Context, g *graph.Graph, req ctr
 		return nil
 	}
 	ctrl.LoggerFrom(ctx).Info("Removing the resources of an instance that no longer exists", "count", len(orphans))
-	// The first wave; the watch on the children brings the next.
-	return r.removeOwned(ctx, deletionWaves(g, orphans)[0], setID, "instance-gone")
+	// Wave by wave; one that waits is finished when the watch on the children reports it.
+	for _, wave := range deletionWaves(g, orphans) {
+		if done, err := r.removeOwned(ctx, wave, setID, "instance-gone"); err != nil || !done {
+			return err
+		}
+	}
+	return nil
 }

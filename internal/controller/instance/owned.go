@@ -7,9 +7,10 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -118,6 +119,10 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 			return nil, clusterError(fmt.Errorf("listing %s: %w", gvk.Kind, err))
 		}
 		for i := range list.Items {
+			if r.gone.has(list.Items[i].GetUID()) {
+				// Deleted by kro; the cache has not caught up.
+				continue
+			}
 			out = append(out, &list.Items[i])
 			seen[keyOf(&list.Items[i])] = true
 		}
@@ -186,41 +191,59 @@ func (t *takenObjects) forget(setID string, key objectKey) {
 	}
 }
 
-// removeOwned removes objects of the instance's ApplySet that are not already being deleted.
-// An object whose resource has deletionPolicy Orphan is released: kro's labels and
-// annotations are removed, so it stays and no instance claims it. Any other is deleted in the
-// background (what it owns goes too: a Job's Pods). Both carry the object's UID as a
-// precondition, so that an object replaced by someone else since the cache saw it is never
-// touched.
-func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstructured, setID, reason string) error {
+// removeOwned removes objects of the instance's ApplySet, in parallel, and reports whether
+// they are all gone (or released). An object whose resource has deletionPolicy Orphan is
+// released: kro's labels and annotations are removed, so it stays and no instance claims it.
+// Any other is deleted in the background (what it owns goes too: a Job's Pods). Both carry the
+// object's UID as a precondition, so that an object replaced by someone else since the cache
+// saw it is never touched. An object already being deleted is waited for.
+func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstructured, setID, reason string) (bool, error) {
+	var pending atomic.Bool
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(maxParallelDeletes)
 	for _, obj := range objs {
-		if obj.GetLabels()[metadata.ApplySetPartOfLabel] != setID || obj.GetDeletionTimestamp() != nil {
+		if obj.GetLabels()[metadata.ApplySetPartOfLabel] != setID {
 			continue
 		}
-		log := ctrl.LoggerFrom(ctx).WithValues("reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetKind(), "name", objectName(obj))
-		var err error
-		if v1alpha1.DeletionPolicy(obj.GetAnnotations()[metadata.DeletionPolicyAnnotation]).Orphans() {
-			log.Info("Releasing resource (deletionPolicy Orphan)")
-			err = r.release(ctx, obj)
-		} else {
-			log.Info("Deleting resource")
-			uid := obj.GetUID()
-			err = r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
-				client.Preconditions{UID: &uid})
+		if obj.GetDeletionTimestamp() != nil {
+			pending.Store(true)
+			continue
 		}
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			// A conflict means the object was replaced since the cache saw it: the new one is
-			// not this one, and the retry reads the cache again.
-			return clusterError(fmt.Errorf("removing %s %s: %w", obj.GetKind(), objectName(obj), err))
-		default:
-			metrics.Deletions.WithLabelValues(r.kind(), reason).Inc()
-		}
-		r.appliedVersions.Delete(keyOf(obj))
+		eg.Go(func() error {
+			log := ctrl.LoggerFrom(ctx).WithValues("reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetKind(), "name", objectName(obj))
+			var err error
+			gone := true
+			if v1alpha1.DeletionPolicy(obj.GetAnnotations()[metadata.DeletionPolicyAnnotation]).Orphans() {
+				log.Info("Releasing resource (deletionPolicy Orphan)")
+				err = r.release(ctx, obj)
+			} else {
+				log.Info("Deleting resource")
+				gone, err = r.deleteObject(ctx, obj)
+			}
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				// A conflict means the object was replaced since the cache saw it: the new one
+				// is not this one, and the retry reads the cache again.
+				return clusterError(fmt.Errorf("removing %s %s: %w", obj.GetKind(), objectName(obj), err))
+			default:
+				metrics.Deletions.WithLabelValues(r.kind(), reason).Inc()
+				if !gone {
+					pending.Store(true)
+				}
+			}
+			r.appliedVersions.Delete(keyOf(obj))
+			return nil
+		})
 	}
-	return nil
+	if err := eg.Wait(); err != nil {
+		return false, err
+	}
+	return !pending.Load(), nil
 }
+
+// maxParallelDeletes bounds the requests one reconcile makes at once to remove objects.
+const maxParallelDeletes = 8
 
 // release removes kro's labels and annotations from an object with a merge patch whose
 // metadata.uid is a precondition.

@@ -3,6 +3,9 @@ package instance
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -74,7 +77,10 @@ func TestDeleteOwned(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var got []deleted
+			var (
+				mu  sync.Mutex
+				got []deleted
+			)
 			c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
 				Delete: func(_ context.Context, _ client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
 					o := &client.DeleteOptions{}
@@ -86,7 +92,9 @@ func TestDeleteOwned(t *testing.T) {
 					if o.PropagationPolicy != nil {
 						d.Propagation = *o.PropagationPolicy
 					}
+					mu.Lock()
 					got = append(got, d)
+					mu.Unlock()
 					if obj.GetName() == tc.failFor {
 						return apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, obj.GetName(), errors.New("precondition failed"))
 					}
@@ -94,7 +102,8 @@ func TestDeleteOwned(t *testing.T) {
 				},
 			}).Build()
 			r := New(&graph.Graph{}, Options{Client: c})
-			err := r.removeOwned(context.Background(), tc.objs, "set", "test")
+			_, err := r.removeOwned(context.Background(), tc.objs, "set", "test")
+			slices.SortFunc(got, func(a, b deleted) int { return strings.Compare(a.Name, b.Name) })
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("%s\nremoveOwned(): error %v, want error %v", tc.reason, err, tc.wantErr)
 			}

@@ -26,7 +26,7 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 		}
 		stale = append(stale, obj)
 	}
-	if err := r.removeOwned(ctx, stale, p.setID, "prune"); err != nil {
+	if _, err := r.removeOwned(ctx, stale, p.setID, "prune"); err != nil {
 		return err
 	}
 	return r.syncInventory(ctx, p, len(p.notReady) == 0)

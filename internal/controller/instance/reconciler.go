@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -54,6 +55,10 @@ type Options struct {
 	Cache cache.Cache
 	// APIReader reads from the API server directly, where the cache may be behind. Required.
 	APIReader client.Reader
+	// REST sends the DELETE requests whose answer says whether the object is gone, so that
+	// deletion goes on without waiting for the watch (see RESTClientFor). Default: deletes
+	// through Client, and each wave waits for the watch.
+	REST rest.Interface
 	// Recorder emits events on instances. Default: none.
 	Recorder events.EventRecorder
 	// ReconcileTimeout bounds one reconcile. Default 2 minutes.
@@ -69,6 +74,8 @@ type Options struct {
 type Reconciler struct {
 	opts  Options
 	graph atomic.Pointer[graph.Graph]
+	// gone are the objects kro deleted that the cache may still show.
+	gone goneObjects
 	// defaults applies the current graph's CRD defaults to the instances read.
 	defaults defaulter
 	// lastStatus maps an instance UID to the status kro last wrote, so a reconcile that reads

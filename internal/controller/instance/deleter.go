@@ -1,0 +1,119 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// deleteObject deletes obj in the background, on the condition that it is still the object of
+// uid, and reports whether it is gone. The API server answers a DELETE with the object as it
+// was deleted (or a Success status) when it is gone, and with the object marked for deletion
+// (a deletionTimestamp) when deletion waits for finalizers or a grace period: only then does
+// the caller have to wait for the watch. Without a REST client (unit tests), deletion is
+// never reported as done.
+func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstructured) (bool, error) {
+	uid := obj.GetUID()
+	if r.opts.REST == nil {
+		return false, r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
+			client.Preconditions{UID: &uid})
+	}
+	mapping, err := r.opts.Client.RESTMapper().RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
+	if err != nil {
+		return false, err
+	}
+	background := metav1.DeletePropagationBackground
+	body, err := json.Marshal(&metav1.DeleteOptions{
+		TypeMeta:          metav1.TypeMeta{APIVersion: "v1", Kind: "DeleteOptions"},
+		PropagationPolicy: &background,
+		Preconditions:     &metav1.Preconditions{UID: &uid},
+	})
+	if err != nil {
+		return false, err
+	}
+	gvr := mapping.Resource
+	path := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		path = []string{"/api", gvr.Version}
+	}
+	if obj.GetNamespace() != "" {
+		path = append(path, "namespaces", obj.GetNamespace())
+	}
+	path = append(path, gvr.Resource, obj.GetName())
+	raw, err := r.opts.REST.Delete().AbsPath(path...).Body(body).Do(ctx).Raw()
+	if err != nil {
+		return false, err
+	}
+	if !deletedNow(raw) {
+		return false, nil
+	}
+	r.gone.add(uid)
+	return true, nil
+}
+
+// deletedNow tells from the answer to a DELETE whether the object is gone.
+func deletedNow(raw []byte) bool {
+	var answer struct {
+		Kind     string `json:"kind"`
+		Status   string `json:"status"`
+		Metadata struct {
+			DeletionTimestamp *metav1.Time `json:"deletionTimestamp"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &answer); err != nil {
+		return false
+	}
+	if answer.Kind == "Status" {
+		return answer.Status == metav1.StatusSuccess
+	}
+	return answer.Metadata.DeletionTimestamp == nil
+}
+
+// goneObjects remembers the UIDs of objects kro saw deleted, until the informer caches have
+// surely caught up: an object the cache still shows after kro deleted it is not deleted again.
+// A UID is never reused, so the record can only spare requests, never hide a live object.
+type goneObjects struct {
+	uids  sync.Map // types.UID → time.Time
+	added atomic.Int64
+}
+
+// goneFor is how long a deleted object's UID is remembered.
+const goneFor = 2 * time.Minute
+
+func (g *goneObjects) add(uid types.UID) {
+	now := time.Now()
+	g.uids.Store(uid, now)
+	if g.added.Add(1)%1024 == 0 {
+		g.uids.Range(func(k, v any) bool {
+			if now.Sub(v.(time.Time)) > goneFor {
+				g.uids.Delete(k)
+			}
+			return true
+		})
+	}
+}
+
+func (g *goneObjects) has(uid types.UID) bool {
+	_, ok := g.uids.Load(uid)
+	return ok
+}
+
+// RESTClientFor returns a REST client for JSON requests to any API path, as the instance
+// reconciler's Options.REST.
+func RESTClientFor(cfg *rest.Config) (rest.Interface, error) {
+	rc, err := rest.UnversionedRESTClientFor(dynamic.ConfigFor(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("REST client: %w", err)
+	}
+	return rc, nil
+}

@@ -1,0 +1,74 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/kro-run/kro/internal/graph"
+)
+
+// TestDeleteObjectReportsGone: a DELETE answered with the object as deleted, or a Success
+// status, means the object is gone; the object marked for deletion means its deletion is
+// pending. Each request carries the UID precondition and background propagation, on the
+// object's own path.
+func TestDeleteObjectReportsGone(t *testing.T) {
+	cases := map[string]struct {
+		answer   string
+		wantGone bool
+	}{
+		"Deleted":       {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, true},
+		"SuccessStatus": {`{"apiVersion":"v1","kind":"Status","status":"Success"}`, true},
+		"Pending":       {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","deletionTimestamp":"2026-11-30T00:00:00Z","finalizers":["x"]}}`, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var path string
+			var opts metav1.DeleteOptions
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				path = req.Method + " " + req.URL.Path
+				body, _ := io.ReadAll(req.Body)
+				_ = json.Unmarshal(body, &opts)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(tc.answer))
+			}))
+			defer srv.Close()
+			rc, err := RESTClientFor(&rest.Config{Host: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mapper := meta.NewDefaultRESTMapper(nil)
+			mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, meta.RESTScopeNamespace)
+			r := New(&graph.Graph{}, Options{Client: fake.NewClientBuilder().WithRESTMapper(mapper).Build(), REST: rc})
+
+			gone, err := r.deleteObject(context.Background(), ownedObject("a", "n", "set", false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gone != tc.wantGone {
+				t.Errorf("gone = %v, want %v", gone, tc.wantGone)
+			}
+			if want := "DELETE /api/v1/namespaces/ns/configmaps/a"; path != want {
+				t.Errorf("request %q, want %q", path, want)
+			}
+			if opts.Preconditions == nil || opts.Preconditions.UID == nil || *opts.Preconditions.UID != "uid-a" {
+				t.Errorf("preconditions %+v, want the object's UID", opts.Preconditions)
+			}
+			if opts.PropagationPolicy == nil || *opts.PropagationPolicy != metav1.DeletePropagationBackground {
+				t.Errorf("propagation %v, want Background", opts.PropagationPolicy)
+			}
+			if r.gone.has("uid-a") != tc.wantGone {
+				t.Errorf("remembered as gone: %v, want %v", r.gone.has("uid-a"), tc.wantGone)
+			}
+		})
+	}
+}
