@@ -64,8 +64,9 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstruc
 // deletedNow tells from the answer to a DELETE whether the object is gone.
 func deletedNow(raw []byte) bool {
 	var answer struct {
-		Kind     string `json:"kind"`
-		Status   string `json:"status"`
+		Kind string `json:"kind"`
+		// Status is a string in a Status, an object in most kinds.
+		Status   json.RawMessage `json:"status"`
 		Metadata struct {
 			DeletionTimestamp *metav1.Time `json:"deletionTimestamp"`
 		} `json:"metadata"`
@@ -74,7 +75,7 @@ func deletedNow(raw []byte) bool {
 		return false
 	}
 	if answer.Kind == "Status" {
-		return answer.Status == metav1.StatusSuccess
+		return string(answer.Status) == `"`+metav1.StatusSuccess+`"`
 	}
 	return answer.Metadata.DeletionTimestamp == nil
 }

@@ -26,9 +26,11 @@ func TestDeleteObjectReportsGone(t *testing.T) {
 		answer   string
 		wantGone bool
 	}{
-		"Deleted":       {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, true},
-		"SuccessStatus": {`{"apiVersion":"v1","kind":"Status","status":"Success"}`, true},
-		"Pending":       {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","deletionTimestamp":"2026-11-30T00:00:00Z","finalizers":["x"]}}`, false},
+		"Deleted":           {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, true},
+		"DeletedWithStatus": {`{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"},"status":{"loadBalancer":{}}}`, true},
+		"SuccessStatus":     {`{"apiVersion":"v1","kind":"Status","status":"Success"}`, true},
+		"Pending":           {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","deletionTimestamp":"2026-11-30T00:00:00Z","finalizers":["x"]}}`, false},
+		"FailureStatus":     {`{"apiVersion":"v1","kind":"Status","status":"Failure"}`, false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
