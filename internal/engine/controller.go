@@ -56,10 +56,13 @@ func (e *Engine) newController(g *graph.Graph) (*kindController, error) {
 	if err := c.Watch(&informerSource{
 		cache: e.opts.Cache,
 		obj:   unstructuredOf(gvk),
-		fn: func(o client.Object) []reconcile.Request {
+		fn: func(o client.Object, _ bool) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
 		},
-		skipUpdate: statusOnlyChange,
+		// Status writes and kro's own writes to the instance change nothing to reconcile.
+		skipUpdate: func(oldObj, newObj client.Object) bool {
+			return statusOnlyChange(oldObj, newObj) || rec.Echo(newObj, false)
+		},
 		// A deleting RGD waits for its last instance to go.
 		onDelete: func(client.Object) { e.opts.Notifier.Notify(kc.rgdName) },
 	}); err != nil {
@@ -138,10 +141,11 @@ func (e *Engine) syncWatches(kc *kindController, g *graph.Graph) error {
 // instances that read it through an externalRef. It returns the function that stops the watch.
 func (e *Engine) watchChildren(kc *kindController, parent, child schema.GroupVersionKind) (func(), error) {
 	stop := make(chan struct{})
-	err := kc.ctrl.Watch(&informerSource{cache: e.opts.Cache, obj: unstructuredOf(child), stop: stop, fn: func(o client.Object) []reconcile.Request {
+	err := kc.ctrl.Watch(&informerSource{cache: e.opts.Cache, obj: unstructuredOf(child), stop: stop, fn: func(o client.Object, deleted bool) []reconcile.Request {
 		reqs := kc.rec.ExternalRequests(child, o)
 		l := o.GetLabels()
-		if l[metadata.InstanceKindLabel] == parent.Kind && l[metadata.InstanceGroupLabel] == parent.Group && l[metadata.InstanceNameLabel] != "" {
+		// The echo of kro's own write (an apply, a delete) tells the instance nothing new.
+		if l[metadata.InstanceKindLabel] == parent.Kind && !kc.rec.Echo(o, deleted) && l[metadata.InstanceGroupLabel] == parent.Group && l[metadata.InstanceNameLabel] != "" {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{
 				Namespace: l[metadata.InstanceNamespaceLabel],
 				Name:      l[metadata.InstanceNameLabel],

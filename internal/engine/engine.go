@@ -28,6 +28,10 @@ type InstanceReconciler interface {
 	SetGraph(g *graph.Graph)
 	// ExternalRequests lists the instances that read obj through an externalRef.
 	ExternalRequests(gvk schema.GroupVersionKind, obj client.Object) []reconcile.Request
+	// Echo reports whether an event only shows what the reconciler itself wrote: the object
+	// is as its own write left it (deleted: it deleted it), so reconciling again would change
+	// nothing.
+	Echo(obj client.Object, deleted bool) bool
 }
 
 // Notifier is told the name of an RGD when something its reconcile must see happened to the

@@ -142,7 +142,8 @@ type nopReconciler struct{}
 func (nopReconciler) Reconcile(context.Context, reconcile.Request) (reconcile.Result, error) {
 	return reconcile.Result{}, nil
 }
-func (nopReconciler) SetGraph(*graph.Graph) {}
+func (nopReconciler) SetGraph(*graph.Graph)         {}
+func (nopReconciler) Echo(client.Object, bool) bool { return false }
 func (nopReconciler) ExternalRequests(schema.GroupVersionKind, client.Object) []reconcile.Request {
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
-// mapFunc turns an event's object into the instances to reconcile.
-type mapFunc func(obj client.Object) []reconcile.Request
+// mapFunc turns an event's object into the instances to reconcile; deleted tells a delete
+// event from an add or update.
+type mapFunc func(obj client.Object, deleted bool) []reconcile.Request
 
 // informerSource feeds a controller's queue from a shared informer of the manager's cache and
 // removes its handler when the controller stops or the watch is stopped, so stopped
@@ -40,7 +41,7 @@ func (s *informerSource) Start(ctx context.Context, q workqueue.TypedRateLimitin
 	if err != nil {
 		return fmt.Errorf("informer for %s: %w", s.obj.GetObjectKind().GroupVersionKind(), err)
 	}
-	enqueue := func(o any) {
+	enqueue := func(o any, deleted bool) {
 		if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
 			o = tomb.Obj
 		}
@@ -48,12 +49,12 @@ func (s *informerSource) Start(ctx context.Context, q workqueue.TypedRateLimitin
 		if !ok {
 			return
 		}
-		for _, r := range s.fn(obj) {
+		for _, r := range s.fn(obj, deleted) {
 			q.Add(r)
 		}
 	}
 	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue,
+		AddFunc: func(o any) { enqueue(o, false) },
 		UpdateFunc: func(oldObj, newObj any) {
 			o, okOld := oldObj.(client.Object)
 			n, okNew := newObj.(client.Object)
@@ -64,15 +65,15 @@ func (s *informerSource) Start(ctx context.Context, q workqueue.TypedRateLimitin
 				s.skipUpdate != nil && s.skipUpdate(o, n)) {
 				return
 			}
-			enqueue(newObj)
+			enqueue(newObj, false)
 			// An object whose labels changed (kro released it, someone relabelled it) still
 			// matters to the instances its old labels named.
 			if okOld && okNew && !equality.Semantic.DeepEqual(o.GetLabels(), n.GetLabels()) {
-				enqueue(oldObj)
+				enqueue(oldObj, false)
 			}
 		},
 		DeleteFunc: func(o any) {
-			enqueue(o)
+			enqueue(o, true)
 			if s.onDelete == nil {
 				return
 			}

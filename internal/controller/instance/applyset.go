@@ -149,6 +149,7 @@ func (r *Reconciler) patchInventory(ctx context.Context, p *pass, gks, namespace
 	if err := r.opts.Client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return clusterError(fmt.Errorf("recording the ApplySet inventory: %w", err))
 	}
+	r.appliedVersions.Store(keyOf(target), target.GetResourceVersion())
 	return nil
 }
 

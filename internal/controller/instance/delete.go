@@ -67,6 +67,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 	inst.SetFinalizers(kept)
 	ctrl.LoggerFrom(ctx).Info("Removing finalizer; all resources are deleted")
 	r.lastStatus.Delete(inst.GetUID())
+	r.appliedVersions.Delete(keyOf(inst))
 	r.externals.set(client.ObjectKeyFromObject(inst), nil)
 	if err := r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, clusterError(fmt.Errorf("removing finalizer: %w", err))

@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -41,15 +42,7 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstruc
 	if err != nil {
 		return false, err
 	}
-	gvr := mapping.Resource
-	path := []string{"/apis", gvr.Group, gvr.Version}
-	if gvr.Group == "" {
-		path = []string{"/api", gvr.Version}
-	}
-	if obj.GetNamespace() != "" {
-		path = append(path, "namespaces", obj.GetNamespace())
-	}
-	path = append(path, gvr.Resource, obj.GetName())
+	path := objectPath(mapping.Resource, obj.GetNamespace(), obj.GetName())
 	raw, err := r.opts.REST.Delete().AbsPath(path...).Body(body).Do(ctx).Raw()
 	if err != nil {
 		return false, err
@@ -59,6 +52,18 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstruc
 	}
 	r.gone.add(uid)
 	return true, nil
+}
+
+// objectPath is the API path of an object of gvr.
+func objectPath(gvr schema.GroupVersionResource, namespace, name string) []string {
+	path := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		path = []string{"/api", gvr.Version}
+	}
+	if namespace != "" {
+		path = append(path, "namespaces", namespace)
+	}
+	return append(path, gvr.Resource, name)
 }
 
 // deletedNow tells from the answer to a DELETE whether the object is gone.

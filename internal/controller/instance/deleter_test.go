@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -72,5 +73,37 @@ func TestDeleteObjectReportsGone(t *testing.T) {
 				t.Errorf("remembered as gone: %v, want %v", r.gone.has("uid-a"), tc.wantGone)
 			}
 		})
+	}
+}
+
+// TestEcho: only an object exactly as kro's own write left it, or an object kro deleted, is an
+// echo; any other state of it (someone's change, someone's delete) is news.
+func TestEcho(t *testing.T) {
+	r := New(&graph.Graph{}, Options{})
+	obj := ownedObject("a", "n", "set", false)
+	obj.SetResourceVersion("10")
+	r.appliedVersions.Store(keyOf(obj), "10")
+	r.gone.add("uid-deleted")
+
+	changed := obj.DeepCopy()
+	changed.SetResourceVersion("11")
+	deletedByKro := ownedObject("b", "n", "set", false)
+	deletedByKro.SetUID("uid-deleted")
+	cases := []struct {
+		name    string
+		obj     *unstructured.Unstructured
+		deleted bool
+		want    bool
+	}{
+		{"as kro wrote it", obj, false, true},
+		{"changed since", changed, false, false},
+		{"deleted by someone else", obj, true, false},
+		{"deleted by kro", deletedByKro, true, true},
+		{"never written", ownedObject("c", "n", "set", false), false, false},
+	}
+	for _, c := range cases {
+		if got := r.Echo(c.obj, c.deleted); got != c.want {
+			t.Errorf("%s: Echo = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

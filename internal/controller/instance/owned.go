@@ -115,7 +115,9 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 		}
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := r.opts.Client.List(ctx, list, client.MatchingFields{partOfIndex: setID}); err != nil {
+		// The cache's own objects, not copies: nothing here modifies them (release patches a
+		// copy).
+		if err := r.opts.Client.List(ctx, list, client.MatchingFields{partOfIndex: setID}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, clusterError(fmt.Errorf("listing %s: %w", gvk.Kind, err))
 		}
 		for i := range list.Items {
@@ -266,5 +268,5 @@ func (r *Reconciler) release(ctx context.Context, obj *unstructured.Unstructured
 	if err != nil {
 		return err
 	}
-	return r.opts.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))
+	return r.opts.Client.Patch(ctx, obj.DeepCopy(), client.RawPatch(types.MergePatchType, patch))
 }

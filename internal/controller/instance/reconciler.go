@@ -2,19 +2,21 @@ package instance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -175,38 +177,58 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // ensureMetadata puts the finalizer and kro's labels and ApplySet annotations on the instance
-// before any child is applied, so the kinds of the ApplySet are recorded first.
+// before any child is applied, so the kinds of the ApplySet are recorded first. The patch
+// holds only what changes, with the resourceVersion as a precondition.
 func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) error {
-	before := inst.DeepCopy()
-	changed := false
-	labels := inst.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
+	labels, annotations := map[string]string{}, map[string]string{}
 	for k, v := range metadata.InstanceLabels(g.RGDName, g.RGDUID, applySetID) {
-		if labels[k] != v {
+		if cur, ok := inst.GetLabels()[k]; !ok || cur != v {
 			labels[k] = v
-			changed = true
 		}
 	}
-	annotations := inst.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
+	current := inst.GetAnnotations()
+	for k, v := range applySetAnnotations(g, applySetID, current) {
+		if cur, ok := current[k]; !ok || cur != v {
+			annotations[k] = v
+		}
 	}
-	if want := applySetAnnotations(g, applySetID, annotations); !hasAll(annotations, want) {
-		maps.Copy(annotations, want)
-		changed = true
+	meta := map[string]any{"resourceVersion": inst.GetResourceVersion()}
+	if len(labels) > 0 {
+		meta["labels"] = labels
+	}
+	if len(annotations) > 0 {
+		meta["annotations"] = annotations
 	}
 	if !hasFinalizer(inst) {
-		inst.SetFinalizers(append(inst.GetFinalizers(), metadata.Finalizer))
-		changed = true
+		meta["finalizers"] = append(inst.GetFinalizers(), metadata.Finalizer)
 	}
-	if !changed {
+	if len(meta) == 1 {
 		return nil
 	}
-	inst.SetLabels(labels)
-	inst.SetAnnotations(annotations)
-	return r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	patch, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return err
+	}
+	if err := r.opts.Client.Patch(ctx, inst, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return err
+	}
+	r.appliedVersions.Store(keyOf(inst), inst.GetResourceVersion())
+	return nil
+}
+
+// Echo reports whether a watch event only shows what this reconciler wrote itself: an object
+// (child or instance) at the resourceVersion kro's own write returned, or, deleted, an object
+// kro deleted. Such an event needs no reconcile.
+func (r *Reconciler) Echo(obj client.Object, deleted bool) bool {
+	if deleted {
+		return r.gone.has(obj.GetUID())
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return false
+	}
+	rv, ok := r.appliedVersions.Load(keyOf(u))
+	return ok && rv.(string) == u.GetResourceVersion()
 }
 
 func hasFinalizer(obj client.Object) bool {
@@ -236,11 +258,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 		}
 		oldState = last.(writtenStatus).state
 	}
-	before := inst.DeepCopy()
-	if err := unstructured.SetNestedField(inst.Object, desired, "status"); err != nil {
-		return err
-	}
-	if err := r.opts.Client.Status().Patch(ctx, inst, client.MergeFrom(before)); err != nil {
+	if err := r.patchStatus(ctx, inst, desired); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -267,6 +285,34 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 		}
 	}
 	return nil
+}
+
+// patchStatus sends a merge patch of the instance's status subresource from its current
+// status to desired, and sets desired on inst. The answer is not read.
+func (r *Reconciler) patchStatus(ctx context.Context, inst *unstructured.Unstructured, desired map[string]any) error {
+	current, _, _ := unstructured.NestedMap(inst.Object, "status")
+	from, err := json.Marshal(current)
+	if err != nil {
+		return err
+	}
+	to, err := json.Marshal(desired)
+	if err != nil {
+		return err
+	}
+	diff, err := jsonpatch.CreateMergePatch(from, to)
+	if err != nil {
+		return err
+	}
+	patch := append(append([]byte(`{"status":`), diff...), '}')
+	if err := unstructured.SetNestedField(inst.Object, desired, "status"); err != nil {
+		return err
+	}
+	if r.opts.REST == nil {
+		return r.opts.Client.Status().Patch(ctx, inst.DeepCopy(), client.RawPatch(types.MergePatchType, patch))
+	}
+	gvr := r.graph.Load().Instance.GVR
+	return r.opts.REST.Patch(types.MergePatchType).AbsPath(append(objectPath(gvr, inst.GetNamespace(), inst.GetName()), "status")...).
+		Body(patch).Do(ctx).Error()
 }
 
 // errConflict marks an object that belongs to another ApplySet.
