@@ -7,7 +7,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 export KUBEBUILDER_ASSETS := $(BIN)
 GO_TEST_FLAGS ?=
 
-.PHONY: run test unit integration generate manifests verify-generated controlplane controlplane-all build vet fmt bench openapi-snapshot install chaos
+.PHONY: run test unit integration generate manifests verify-generated controlplane controlplane-all build vet fmt bench openapi-snapshot install chaos image
 
 ## run: start a local control plane, kro, and the webapp example; Ctrl-C stops everything.
 run: controlplane-all build
@@ -27,6 +27,13 @@ unit:
 ## see test/chaos/doc.go.
 chaos: controlplane
 	CHAOS_INSTANCES=$${CHAOS_INSTANCES:-500} CHAOS_KILLS=$${CHAOS_KILLS:-20} go test ./test/chaos/ -run TestChaos -v -count=1 -timeout 60m
+
+## image: the kro-controller container image (Dockerfile), with docker or podman (CONTAINER_TOOL).
+IMAGE ?= ghcr.io/kro-run/kro/kro-controller:$(shell git describe --tags --always 2>/dev/null || echo dev)
+CONTAINER_TOOL ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+image:
+	@test -n "$(CONTAINER_TOOL)" || { echo "make image needs docker or podman"; exit 1; }
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(lastword $(subst :, ,$(IMAGE))) -t $(IMAGE) .
 
 build:
 	go build -o $(BIN)/kro-controller ./cmd/kro-controller

@@ -137,24 +137,21 @@ func Setup(mgr manager.Manager, opts Options) error {
 
 	// The RGD reconciler and the engine know each other: the engine serves the graphs the
 	// reconciler builds and notifies it of instance deletions and stopped controllers.
-	// Deletes go through a client that reads the API server's answer: a wave deleted at once
-	// is followed by the next without waiting for the watch.
-	deletes, err := instance.RESTClientFor(mgr.GetConfig())
-	if err != nil {
-		return err
-	}
+	// Deletes go through clients that read the API server's answer: a wave deleted at once is
+	// followed by the next without waiting for the watch.
+	restClients := instance.NewRESTClients(mgr.GetConfig())
 	var rgds *rgd.Reconciler
 	eng := engine.New(engine.Options{
 		Cache:    mgr.GetCache(),
 		Workers:  opts.InstanceWorkers,
 		Log:      mgr.GetLogger().WithName("engine"),
-		Notifier: engine.NotifierFn(func(name string) { rgds.Notify(name) }),
+		Notifier: rgdNotifier{&rgds},
 		NewReconciler: func(g *graph.Graph) engine.InstanceReconciler {
 			return instance.New(g, instance.Options{
 				Client:            mgr.GetClient(),
 				Cache:             mgr.GetCache(),
 				APIReader:         mgr.GetAPIReader(),
-				REST:              deletes,
+				REST:              restClients,
 				Recorder:          mgr.GetEventRecorder("kro-instance-controller"),
 				MaxCollectionSize: opts.MaxCollectionSize,
 				NoArgoCDTracking:  !opts.ArgoCDTracking,
@@ -185,6 +182,13 @@ func Setup(mgr manager.Manager, opts Options) error {
 	})
 	return rgds.SetupWithManager(mgr)
 }
+
+// rgdNotifier hands the engine's notifications to the RGD reconciler, which is created after
+// the engine.
+type rgdNotifier struct{ rgds **rgd.Reconciler }
+
+func (n rgdNotifier) Notify(name string)          { (*n.rgds).Notify(name) }
+func (n rgdNotifier) InstanceDeleted(name string) { (*n.rgds).InstanceDeleted(name) }
 
 // Run starts kro and blocks until ctx ends.
 func Run(ctx context.Context, opts Options) error {

@@ -64,7 +64,7 @@ func (e *Engine) newController(g *graph.Graph) (*kindController, error) {
 			return statusOnlyChange(oldObj, newObj) || rec.Echo(newObj, false)
 		},
 		// A deleting RGD waits for its last instance to go.
-		onDelete: func(client.Object) { e.opts.Notifier.Notify(kc.rgdName) },
+		onDelete: func(client.Object) { e.opts.Notifier.InstanceDeleted(kc.rgdName) },
 	}); err != nil {
 		return nil, err
 	}

@@ -35,17 +35,22 @@ type InstanceReconciler interface {
 }
 
 // Notifier is told the name of an RGD when something its reconcile must see happened to the
-// kind it serves: an instance was deleted (a deleting RGD waits for its last instance), the
-// controller stopped by itself, or a kind its graph uses stopped being served.
+// kind it serves.
 type Notifier interface {
+	// Notify: the controller stopped by itself, or a kind its graph uses stopped being served.
 	Notify(rgdName string)
+	// InstanceDeleted: an instance is gone (a deleting RGD waits for its last instance).
+	InstanceDeleted(rgdName string)
 }
 
-// NotifierFn adapts a function to a Notifier.
+// NotifierFn adapts a function to a Notifier that reports everything to it.
 type NotifierFn func(rgdName string)
 
 // Notify calls fn.
 func (fn NotifierFn) Notify(rgdName string) { fn(rgdName) }
+
+// InstanceDeleted calls fn.
+func (fn NotifierFn) InstanceDeleted(rgdName string) { fn(rgdName) }
 
 // Options configure the Engine.
 type Options struct {

@@ -160,6 +160,8 @@ func (n *notified) Notify(name string) {
 	n.names = append(n.names, name)
 }
 
+func (n *notified) InstanceDeleted(name string) { n.Notify(name) }
+
 func (n *notified) has(name string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()

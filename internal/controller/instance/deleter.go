@@ -42,8 +42,12 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstruc
 	if err != nil {
 		return false, err
 	}
+	rc, err := r.opts.REST.For(mapping.Resource)
+	if err != nil {
+		return false, err
+	}
 	path := objectPath(mapping.Resource, obj.GetNamespace(), obj.GetName())
-	raw, err := r.opts.REST.Delete().AbsPath(path...).Body(body).Do(ctx).Raw()
+	raw, err := rc.Delete().AbsPath(path...).Body(body).Do(ctx).Raw()
 	if err != nil {
 		return false, err
 	}
@@ -114,12 +118,30 @@ func (g *goneObjects) has(uid types.UID) bool {
 	return ok
 }
 
-// RESTClientFor returns a REST client for JSON requests to any API path, as the instance
-// reconciler's Options.REST.
-func RESTClientFor(cfg *rest.Config) (rest.Interface, error) {
-	rc, err := rest.UnversionedRESTClientFor(dynamic.ConfigFor(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("REST client: %w", err)
+// RESTClients hands out a REST client for JSON requests per resource, each with its own rate
+// limit from the configuration, as the manager's client has one per kind.
+type RESTClients struct {
+	cfg     *rest.Config
+	mu      sync.Mutex
+	clients map[schema.GroupVersionResource]rest.Interface
+}
+
+// NewRESTClients returns the REST clients of cfg, the instance reconciler's Options.REST.
+func NewRESTClients(cfg *rest.Config) *RESTClients {
+	return &RESTClients{cfg: dynamic.ConfigFor(cfg), clients: map[schema.GroupVersionResource]rest.Interface{}}
+}
+
+// For returns the client of gvr.
+func (c *RESTClients) For(gvr schema.GroupVersionResource) (rest.Interface, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rc, ok := c.clients[gvr]; ok {
+		return rc, nil
 	}
+	rc, err := rest.UnversionedRESTClientFor(c.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("REST client for %s: %w", gvr, err)
+	}
+	c.clients[gvr] = rc
 	return rc, nil
 }

@@ -45,10 +45,7 @@ func TestDeleteObjectReportsGone(t *testing.T) {
 				_, _ = w.Write([]byte(tc.answer))
 			}))
 			defer srv.Close()
-			rc, err := RESTClientFor(&rest.Config{Host: srv.URL})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rc := NewRESTClients(&rest.Config{Host: srv.URL})
 			mapper := meta.NewDefaultRESTMapper(nil)
 			mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, meta.RESTScopeNamespace)
 			r := New(&graph.Graph{}, Options{Client: fake.NewClientBuilder().WithRESTMapper(mapper).Build(), REST: rc})

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -57,10 +56,11 @@ type Options struct {
 	Cache cache.Cache
 	// APIReader reads from the API server directly, where the cache may be behind. Required.
 	APIReader client.Reader
-	// REST sends the DELETE requests whose answer says whether the object is gone, so that
-	// deletion goes on without waiting for the watch (see RESTClientFor). Default: deletes
-	// through Client, and each wave waits for the watch.
-	REST rest.Interface
+	// REST sends the requests whose answer kro reads itself: DELETEs, whose answer says whether
+	// the object is gone, so that deletion goes on without waiting for the watch, and status
+	// patches, whose answer is not needed. Default: both through Client, and each deletion
+	// wave waits for the watch.
+	REST *RESTClients
 	// Recorder emits events on instances. Default: none.
 	Recorder events.EventRecorder
 	// ReconcileTimeout bounds one reconcile. Default 2 minutes.
@@ -311,7 +311,11 @@ func (r *Reconciler) patchStatus(ctx context.Context, inst *unstructured.Unstruc
 		return r.opts.Client.Status().Patch(ctx, inst.DeepCopy(), client.RawPatch(types.MergePatchType, patch))
 	}
 	gvr := r.graph.Load().Instance.GVR
-	return r.opts.REST.Patch(types.MergePatchType).AbsPath(append(objectPath(gvr, inst.GetNamespace(), inst.GetName()), "status")...).
+	rc, err := r.opts.REST.For(gvr)
+	if err != nil {
+		return err
+	}
+	return rc.Patch(types.MergePatchType).AbsPath(append(objectPath(gvr, inst.GetNamespace(), inst.GetName()), "status")...).
 		Body(patch).Do(ctx).Error()
 }
 

@@ -120,8 +120,18 @@ func New(opts Options) *Reconciler {
 }
 
 // Notify queues a reconcile of the RGD named rgdName. It never blocks; it is how the engine
-// reports an instance deletion or a stopped controller.
+// reports a stopped controller or a kind no longer served.
 func (r *Reconciler) Notify(rgdName string) { r.wake.add(rgdName) }
+
+// InstanceDeleted queues a reconcile of the RGD named rgdName if it is being deleted (it waits
+// for its last instance); any other RGD has nothing to do when one of its instances goes.
+func (r *Reconciler) InstanceDeleted(rgdName string) {
+	rgd := &v1alpha1.ResourceGraphDefinition{}
+	err := r.opts.Client.Get(context.Background(), client.ObjectKey{Name: rgdName}, rgd)
+	if err != nil || rgd.DeletionTimestamp != nil {
+		r.wake.add(rgdName)
+	}
+}
 
 // SetupWithManager registers the controller: RGDs; the CRDs they own or use, so that a CRD
 // becoming Established, edited or deleted re-reconciles the RGDs it matters to; the
