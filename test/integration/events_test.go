@@ -32,6 +32,10 @@ func TestInstanceEvents(t *testing.T) {
 	waitRGDActive(g, "it-events")
 	gvk := instanceGVK("ItEvents")
 	ns := newNamespace(t, g)
+	// The RGD's own state change is an event too (cluster-scoped: in the default namespace).
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(eventReasons(g, "default", "ResourceGraphDefinition", "it-events")).To(gomega.ContainElement(gomega.HavePrefix("Normal/Active: ")))
+	}).Should(gomega.Succeed())
 
 	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItEvents, metadata: {name: ev, namespace: %s}}", ns))).To(gomega.Succeed())
 	waitState(g, gvk, ns, "ev", "ACTIVE")
