@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -57,19 +59,23 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 		}
 	}
 
-	before := inst.DeepCopy()
-	var kept []string
+	kept := []string{}
 	for _, f := range inst.GetFinalizers() {
 		if f != metadata.Finalizer {
 			kept = append(kept, f)
 		}
 	}
-	inst.SetFinalizers(kept)
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"finalizers": kept, "resourceVersion": inst.GetResourceVersion(),
+	}})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	ctrl.LoggerFrom(ctx).Info("Removing finalizer; all resources are deleted")
 	r.lastStatus.Delete(inst.GetUID())
 	r.appliedVersions.Delete(keyOf(inst))
 	r.externals.set(client.ObjectKeyFromObject(inst), nil)
-	if err := r.opts.Client.Patch(ctx, inst, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+	if err := r.opts.Client.Patch(ctx, inst, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, clusterError(fmt.Errorf("removing finalizer: %w", err))
 	}
 	return ctrl.Result{}, nil
