@@ -15,6 +15,10 @@
 #   BENCH_S3_IDLE          S3 idle seconds measured for kro            (default 60; quick 15)
 #   BENCH_FLOOR_IDLE       idle seconds measured for the floor         (default 10; quick 5)
 #   BENCH_S5_COUNT         S5 repairs, one at a time                   (default 20)
+#   BENCH_UNRELATED        S7: unrelated ConfigMaps, and as many Secrets, created before a
+#                          fresh kro starts; 0 skips S7                  (default 10000; quick 1000)
+#   BENCH_UNRELATED_BYTES  S7: payload of each unrelated object         (default 4096)
+#   BENCH_S7_INSTANCES     S7: S2 instances kro serves in each run      (default 10)
 #   BENCH_CONTENDERS       subset/order of "kro floor floor-unthrottled" (kro must come first)
 #   BENCH_KRO_ARGS         extra kro-controller flags, e.g. "--client-qps 200"
 #   BENCH_GO=0             skip the Go benchmarks; BENCH_GO_BENCHTIME (default 1s)
@@ -33,13 +37,16 @@ ETCD_PORT=$((base + 379)) ETCD_PEER_PORT=$((base + 380)) ETCD_METRICS_PORT=$((ba
 APISERVER_PORT=$((base + 443)) KRO_METRICS_PORT=$((base + 78)) KRO_HEALTH_PORT=$((base + 79))
 
 if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
-	: "${BENCH_S2_COUNTS:=50}" "${BENCH_S3_IDLE:=15}" "${BENCH_FLOOR_IDLE:=5}"
+	: "${BENCH_S2_COUNTS:=50}" "${BENCH_S3_IDLE:=15}" "${BENCH_FLOOR_IDLE:=5}" "${BENCH_UNRELATED:=1000}"
 fi
 S1_COUNT=${BENCH_S1_COUNT:-50}
 S2_COUNTS=${BENCH_S2_COUNTS:-500 1000}
 S3_IDLE=${BENCH_S3_IDLE:-60}
 FLOOR_IDLE=${BENCH_FLOOR_IDLE:-10}
 S5_COUNT=${BENCH_S5_COUNT:-20}
+UNRELATED=${BENCH_UNRELATED:-10000}
+UNRELATED_BYTES=${BENCH_UNRELATED_BYTES:-4096}
+S7_INSTANCES=${BENCH_S7_INSTANCES:-10}
 CONTENDERS=${BENCH_CONTENDERS:-kro floor floor-unthrottled}
 
 _t0=$(date +%s)
@@ -225,6 +232,7 @@ log "control plane ready; kro CRDs installed"
 	-apiserver-pid "$(pid_of kube-apiserver)" -etcd-pid "$(pid_of etcd)" -audit-log "$RUN/audit.log" \
 	-run-dir "$RUN" -out "$OUT" -go-bench "$OUT/go-bench.txt" \
 	-s1-count "$S1_COUNT" -s2-counts "$S2_COUNTS" -s3-idle "${S3_IDLE}s" -floor-idle "${FLOOR_IDLE}s" \
-	-s5-count "$S5_COUNT" -contenders "$CONTENDERS" &
+	-s5-count "$S5_COUNT" -unrelated "$UNRELATED" -unrelated-bytes "$UNRELATED_BYTES" -s7-instances "$S7_INSTANCES" \
+	-contenders "$CONTENDERS" &
 echo $! >"$RUN/pids/kro-bench"
 wait "$(pid_of kro-bench)"

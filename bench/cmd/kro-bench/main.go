@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +50,11 @@ type config struct {
 	CreateWorkers int           `json:"createWorkers"`
 	Settle        time.Duration `json:"settle"`
 	Contenders    []string      `json:"contenders"`
+	// S7: unrelated ConfigMaps and Secrets (each), their payload, kro's instances, settle time.
+	Unrelated      int           `json:"unrelated"`
+	UnrelatedBytes int           `json:"unrelatedBytes"`
+	S7Instances    int           `json:"s7Instances"`
+	S7Settle       time.Duration `json:"s7Settle"`
 
 	// The floor's client settings match kro's defaults (internal/app/options.go).
 	FloorQPS     float64 `json:"floorQPS"`
@@ -80,6 +86,10 @@ func main() {
 	flag.IntVar(&c.S5Count, "s5-count", 20, "S5: instances whose child is deleted, one at a time")
 	flag.IntVar(&c.CreateWorkers, "create-workers", 8, "concurrent creates/deletes of the driver")
 	flag.DurationVar(&c.Settle, "settle", 2*time.Second, "time after a scenario's end still counted for it (trailing requests)")
+	flag.IntVar(&c.Unrelated, "unrelated", 10000, "S7: unrelated ConfigMaps, and as many Secrets, created before kro starts; 0 skips S7")
+	flag.IntVar(&c.UnrelatedBytes, "unrelated-bytes", 4096, "S7: payload of each unrelated object")
+	flag.IntVar(&c.S7Instances, "s7-instances", 10, "S7: S2 instances kro serves in each of its two runs")
+	flag.DurationVar(&c.S7Settle, "s7-settle", 10*time.Second, "S7: wait after the instances are ACTIVE before reading kro's memory")
 	flag.StringVar(&contenders, "contenders", "kro floor floor-unthrottled", "what to measure, in order")
 	flag.Float64Var(&c.FloorQPS, "floor-qps", 500, "the throttled floor's QPS (kro's --client-qps default)")
 	flag.IntVar(&c.FloorBurst, "floor-burst", 1000, "the throttled floor's burst (kro's --client-burst default)")
@@ -145,6 +155,12 @@ func run(ctx context.Context, c config) error {
 			runErr = fmt.Errorf("%s: %w", name, err)
 			log.Printf("error: %v (writing what was measured)", runErr)
 			break
+		}
+	}
+	if runErr == nil && c.Unrelated > 0 && slices.Contains(c.Contenders, "kro") {
+		if err := b.s7(ctx); err != nil {
+			runErr = fmt.Errorf("S7: %w", err)
+			log.Printf("error: %v (writing what was measured)", runErr)
 		}
 	}
 	b.results.Finished = time.Now()

@@ -45,6 +45,7 @@ type ContenderResult struct {
 	S4      Memory        `json:"s4Memory"`
 	S5      *Latency      `json:"s5DriftRepair,omitempty"`
 	S6      []*Teardown   `json:"s6Teardown,omitempty"`
+	S7      *Unrelated    `json:"s7Unrelated,omitempty"`
 }
 
 // Usage is what one scenario cost: its contender's API requests (audit log) and CPU time.
@@ -238,6 +239,46 @@ func (r *Results) evaluate() {
 			add(fmt.Sprintf("S6 %d: teardown <= 2x floor", n), "s", k.ChildrenGoneSeconds, f.ChildrenGoneSeconds, 2, k.Error == "")
 		}
 	}
+	if kro != nil && kro.S7 != nil {
+		u := kro.S7
+		t := Target{Name: fmt.Sprintf("S7 RSS with %d unrelated CMs+Secrets <= without + 10 MiB", u.Objects), Unit: "MiB",
+			Measured: u.Error == ""}
+		if t.Measured {
+			t.Kro, t.Limit = mib(u.With.Settled.RSS), mib(u.Without.Settled.RSS)+10
+			t.Met = t.Kro <= t.Limit
+		}
+		r.Targets = append(r.Targets, t)
+	}
+}
+
+// unrelatedTable is S7's section of the summary (kro only).
+func (r *Results) unrelatedTable() string {
+	kro := r.get("kro")
+	if kro == nil || kro.S7 == nil {
+		return ""
+	}
+	u := kro.S7
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nS7 unrelated objects: kro with %d S2 instances, without / with %d ConfigMaps + %d Secrets of %d bytes it does not own (created before kro starts)\n",
+		u.Instances, u.Objects, u.Objects, u.ObjectBytes)
+	if u.Error != "" {
+		fmt.Fprintf(&b, "  error: %s\n", u.Error)
+	}
+	fmt.Fprintf(&b, "%-44s %11s %11s %11s\n", "metric", "without", "with", "difference")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 80))
+	line := func(label string, without, with float64, prec int) {
+		fmt.Fprintf(&b, "%-44s %11.*f %11.*f %+11.*f\n", label, prec, without, prec, with, prec, with-without)
+	}
+	line("RSS when ready (MiB)", mib(u.Without.Ready.RSS), mib(u.With.Ready.RSS), 1)
+	line(fmt.Sprintf("RSS settled, %s after ACTIVE (MiB)", r.Config.S7Settle), mib(u.Without.Settled.RSS), mib(u.With.Settled.RSS), 1)
+	line("peak RSS, VmHWM (MiB)", mib(u.Without.Settled.Peak), mib(u.With.Settled.Peak), 1)
+	line("first create -> all ACTIVE (s)", u.Without.ActiveSeconds, u.With.ActiveSeconds, 2)
+	line("API requests", float64(u.Without.Usage.Requests.Total), float64(u.With.Usage.Requests.Total), 0)
+	line("  reads", float64(u.Without.Usage.Requests.Reads), float64(u.With.Usage.Requests.Reads), 0)
+	line("controller CPU (ms)", u.Without.Usage.ControllerCPUms, u.With.Usage.ControllerCPUms, 0)
+	line("noise: other processes (cores)", u.Without.Usage.OtherCores, u.With.Usage.OtherCores, 2)
+	fmt.Fprintf(&b, "target: RSS settled with <= without + 10 MiB (creating the unrelated objects took %.1f s)\n", u.CreateSeconds)
+	return b.String()
 }
 
 // --- the table ------------------------------------------------------------------------------------
@@ -430,6 +471,8 @@ func (r *Results) table() string {
 			return nil
 		})
 	}
+
+	b.WriteString(r.unrelatedTable())
 
 	fmt.Fprintf(&b, "\nTargets\n")
 	for _, t := range r.Targets {

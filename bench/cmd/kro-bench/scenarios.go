@@ -44,21 +44,12 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 	switch name {
 	case "kro":
 		c.group, c.user, c.idle = scenario.KroGroup, "kro", b.cfg.S3Idle
-		args := []string{b.cfg.KroBin, "--kubeconfig", b.cfg.KroKubeconfig,
-			"--metrics-bind-address", b.cfg.KroMetricsAddr, "--health-probe-bind-address", b.cfg.KroHealthAddr}
-		args = append(args, strings.Fields(b.cfg.KroArgs)...)
-		c.res.Command = strings.Join(args, " ")
-		p, err := startProcess(b.cfg.RunDir, "kro-controller", args...)
+		p, err := b.startKro(ctx, c.res)
+		if p != nil {
+			c.proc = p
+			defer p.stop()
+		}
 		if err != nil {
-			return err
-		}
-		c.proc = p
-		defer p.stop()
-		if err := p.waitReady(ctx, 60*time.Second, httpOK("http://"+b.cfg.KroHealthAddr+"/readyz")); err != nil {
-			return err
-		}
-		log.Printf("kro-controller ready (pid %d)", p.pid())
-		if err := b.ensureRGDs(ctx); err != nil {
 			return err
 		}
 	case "floor", "floor-unthrottled":
@@ -114,6 +105,24 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 	}
 	c.res.S4.Final = b.memory(c)
 	return nil
+}
+
+// startKro starts kro-controller, waits until it is ready and its RGDs are Active. The
+// process is returned (to be stopped) also when it did not become ready.
+func (b *bench) startKro(ctx context.Context, res *ContenderResult) (*process, error) {
+	args := []string{b.cfg.KroBin, "--kubeconfig", b.cfg.KroKubeconfig,
+		"--metrics-bind-address", b.cfg.KroMetricsAddr, "--health-probe-bind-address", b.cfg.KroHealthAddr}
+	args = append(args, strings.Fields(b.cfg.KroArgs)...)
+	res.Command = strings.Join(args, " ")
+	p, err := startProcess(b.cfg.RunDir, "kro-controller", args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitReady(ctx, 60*time.Second, httpOK("http://"+b.cfg.KroHealthAddr+"/readyz")); err != nil {
+		return p, err
+	}
+	log.Printf("kro-controller ready (pid %d)", p.pid())
+	return p, b.ensureRGDs(ctx)
 }
 
 func sleep(ctx context.Context, d time.Duration) {
