@@ -60,8 +60,17 @@ func RESTConfig(opts Options) (*rest.Config, error) {
 	return cfg, nil
 }
 
+// Manager runs kro: controller-runtime's manager, with the RGD controller and the engine
+// registered, and the cache of the objects kro applies.
+type Manager struct {
+	manager.Manager
+	// Owned caches the objects of some ApplySet, and only those: what kro applies for
+	// instances. Instances, RGDs, CRDs and externalRefs are in the manager's cache.
+	Owned cache.Cache
+}
+
 // NewManager builds the manager with the RGD controller and the engine registered.
-func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
+func NewManager(cfg *rest.Config, opts Options) (*Manager, error) {
 	scheme, err := Scheme()
 	if err != nil {
 		return nil, err
@@ -100,7 +109,8 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := Setup(mgr, opts); err != nil {
+	owned, err := Setup(mgr, opts)
+	if err != nil {
 		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -109,7 +119,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return nil, err
 	}
-	return mgr, nil
+	return &Manager{Manager: mgr, Owned: owned}, nil
 }
 
 // withTimeout is a copy of cfg whose requests time out after d (watches must not use it).
@@ -119,15 +129,20 @@ func withTimeout(cfg *rest.Config, d time.Duration) *rest.Config {
 	return cfg
 }
 
-// Setup registers kro's controllers with mgr.
-func Setup(mgr manager.Manager, opts Options) error {
+// Setup registers kro's controllers with mgr, and the cache of the objects they apply, which it
+// returns.
+func Setup(mgr manager.Manager, opts Options) (cache.Cache, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(withTimeout(mgr.GetConfig(), opts.DiscoveryTimeout))
 	if err != nil {
-		return fmt.Errorf("discovery client: %w", err)
+		return nil, fmt.Errorf("discovery client: %w", err)
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &apiextensionsv1.CustomResourceDefinition{},
 		crdKindIndex, crdKind); err != nil {
-		return fmt.Errorf("indexing CRDs by kind: %w", err)
+		return nil, fmt.Errorf("indexing CRDs by kind: %w", err)
+	}
+	owned, err := newOwnedCache(mgr)
+	if err != nil {
+		return nil, err
 	}
 	// Schemas are read from the API server's OpenAPI documents, refused while they lag behind
 	// the CRD in the cache, and cached until a CRD of their group changes.
@@ -143,13 +158,14 @@ func Setup(mgr manager.Manager, opts Options) error {
 	var rgds *rgd.Reconciler
 	eng := engine.New(engine.Options{
 		Cache:    mgr.GetCache(),
+		Owned:    owned,
 		Workers:  opts.InstanceWorkers,
 		Log:      mgr.GetLogger().WithName("engine"),
 		Notifier: rgdNotifier{&rgds},
 		NewReconciler: func(g *graph.Graph) engine.InstanceReconciler {
 			return instance.New(g, instance.Options{
 				Client:            mgr.GetClient(),
-				Cache:             mgr.GetCache(),
+				Owned:             owned,
 				APIReader:         mgr.GetAPIReader(),
 				REST:              restClients,
 				Recorder:          mgr.GetEventRecorder("kro-instance-controller"),
@@ -159,14 +175,14 @@ func Setup(mgr manager.Manager, opts Options) error {
 		},
 	})
 	if err := mgr.Add(eng); err != nil {
-		return err
+		return nil, err
 	}
 	metrics.SetInstanceCounter(eng)
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		mapper, _ := mgr.GetRESTMapper().(*servedMapper)
 		return trackServedKinds(ctx, mgr.GetCache(), mapper, eng)
 	})); err != nil {
-		return err
+		return nil, err
 	}
 	rgds = rgd.New(rgd.Options{
 		Client:    mgr.GetClient(),
@@ -180,7 +196,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Workers:          opts.RGDWorkers,
 		MaxRevisions:     opts.MaxGraphRevisions,
 	})
-	return rgds.SetupWithManager(mgr)
+	return owned, rgds.SetupWithManager(mgr)
 }
 
 // rgdNotifier hands the engine's notifications to the RGD reconciler, which is created after

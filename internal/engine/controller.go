@@ -51,7 +51,7 @@ func (e *Engine) newController(g *graph.Graph) (*kindController, error) {
 		rec:     rec,
 		resync:  make(chan event.GenericEvent),
 		done:    make(chan struct{}),
-		watches: map[schema.GroupVersionKind]func(){},
+		watches: map[Informer]func(){},
 	}
 	if err := c.Watch(&informerSource{
 		cache: e.opts.Cache,
@@ -102,59 +102,73 @@ func (e *Engine) start(gvk schema.GroupVersionKind, kc *kindController) {
 	}()
 }
 
-// syncWatches makes kc watch exactly the child kinds of g. Watches are added first; when one
-// fails, the ones added by this call are stopped again and nothing else changes.
+// syncWatches makes kc watch exactly the informers of g's resources (see nodeInformers).
+// Watches are added first; when one fails, the ones added by this call are stopped again and
+// nothing else changes.
 func (e *Engine) syncWatches(kc *kindController, g *graph.Graph) error {
 	parent := g.Instance.GVK
-	want := map[schema.GroupVersionKind]bool{}
-	var added []schema.GroupVersionKind
+	want := map[Informer]bool{}
+	var added []Informer
 	for _, n := range g.Nodes {
-		want[n.GVK] = true
-		if _, ok := kc.watches[n.GVK]; ok {
-			continue
-		}
-		stop, err := e.watchChildren(kc, parent, n.GVK)
-		if err != nil {
-			for _, gvk := range added {
-				kc.watches[gvk]()
-				delete(kc.watches, gvk)
-				metrics.Watches.Dec()
+		for _, inf := range nodeInformers(n) {
+			want[inf] = true
+			if _, ok := kc.watches[inf]; ok {
+				continue
 			}
-			return err
+			stop, err := e.watchResources(kc, parent, inf)
+			if err != nil {
+				for _, a := range added {
+					kc.watches[a]()
+					delete(kc.watches, a)
+					metrics.Watches.Dec()
+				}
+				return err
+			}
+			kc.watches[inf] = stop
+			metrics.Watches.Inc()
+			added = append(added, inf)
 		}
-		kc.watches[n.GVK] = stop
-		metrics.Watches.Inc()
-		added = append(added, n.GVK)
 	}
-	for gvk, stop := range kc.watches {
-		if !want[gvk] {
+	for inf, stop := range kc.watches {
+		if !want[inf] {
 			stop()
-			delete(kc.watches, gvk)
+			delete(kc.watches, inf)
 			metrics.Watches.Dec()
 		}
 	}
 	return nil
 }
 
-// watchChildren routes events of a kind the graph uses to the instances of kc's kind: objects
-// labelled as an instance's children go to that instance, and any object goes to the
-// instances that read it through an externalRef. It returns the function that stops the watch.
-func (e *Engine) watchChildren(kc *kindController, parent, child schema.GroupVersionKind) (func(), error) {
-	stop := make(chan struct{})
-	err := kc.ctrl.Watch(&informerSource{cache: e.opts.Cache, obj: unstructuredOf(child), stop: stop, fn: func(o client.Object, deleted bool) []reconcile.Request {
-		reqs := kc.rec.ExternalRequests(child, o)
-		l := o.GetLabels()
-		// The echo of kro's own write (an apply, a delete) tells the instance nothing new.
-		if l[metadata.InstanceKindLabel] == parent.Kind && !kc.rec.Echo(o, deleted) && l[metadata.InstanceGroupLabel] == parent.Group && l[metadata.InstanceNameLabel] != "" {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{
+// watchResources routes events of a kind the graph uses to the instances of kc's kind. On the
+// owned informer, objects labelled as an instance's children go to that instance; on the
+// informer of every object, an object goes to the instances that read it (externalRef, or an
+// object awaited for adoption). It returns the function that stops the watch.
+func (e *Engine) watchResources(kc *kindController, parent schema.GroupVersionKind, inf Informer) (func(), error) {
+	fn := func(o client.Object, _ bool) []reconcile.Request {
+		return kc.rec.ExternalRequests(inf.GVK, o)
+	}
+	if inf.Scope == ScopeOwned {
+		fn = func(o client.Object, deleted bool) []reconcile.Request {
+			l := o.GetLabels()
+			if l[metadata.InstanceKindLabel] != parent.Kind || l[metadata.InstanceGroupLabel] != parent.Group || l[metadata.InstanceNameLabel] == "" {
+				return nil
+			}
+			// The echo of kro's own write (an apply, a delete) tells the instance nothing new.
+			// An object whose ApplySet label someone removed leaves this cache as a deletion
+			// kro did not make: not an echo.
+			if kc.rec.Echo(o, deleted) {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{
 				Namespace: l[metadata.InstanceNamespaceLabel],
 				Name:      l[metadata.InstanceNameLabel],
-			}})
+			}}}
 		}
-		return reqs
-	}})
+	}
+	stop := make(chan struct{})
+	err := kc.ctrl.Watch(&informerSource{cache: e.cacheOf(inf.Scope), obj: unstructuredOf(inf.GVK), stop: stop, fn: fn})
 	if err != nil {
-		return nil, fmt.Errorf("watching %s: %w", child, err)
+		return nil, fmt.Errorf("watching %s: %w", inf.GVK, err)
 	}
 	var once sync.Once
 	return func() { once.Do(func() { close(stop) }) }, nil

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"sync"
 	"time"
@@ -54,9 +53,16 @@ func (fn NotifierFn) InstanceDeleted(rgdName string) { fn(rgdName) }
 
 // Options configure the Engine.
 type Options struct {
-	// Cache provides the shared informers; the engine removes those it started once no
-	// graph uses their kind. Required.
+	// Cache provides the informers that hold every object of their kind: those of instance
+	// kinds, and of the kinds graphs read objects of that belong to no ApplySet (externalRefs,
+	// resources with adoptionPolicy Required). Required.
 	Cache cache.Cache
+	// Owned provides the informers of the kinds graphs apply. It should hold only the objects
+	// that carry an ApplySet part-of label (what kro applies always does), so that kro does
+	// not keep in memory every object of a child kind (every Secret of the cluster). Required;
+	// it must not be Cache. The engine removes the informers it started, in either cache,
+	// once no graph uses them.
+	Owned cache.Cache
 	// NewReconciler builds the reconciler of a new kind. Required.
 	NewReconciler func(g *graph.Graph) InstanceReconciler
 	// Workers is the number of concurrent reconciles per kind. Default 10.
@@ -87,9 +93,9 @@ type Engine struct {
 	// sync or for a controller to stop, so one slow kind does not hold up the others.
 	mu          sync.Mutex
 	controllers map[schema.GroupVersionKind]*kindController
-	// informers counts, per kind, the controllers whose graph uses it (as instance or child
-	// kind). The informer of a kind is removed from the cache when its count drops to zero.
-	informers map[schema.GroupVersionKind]int
+	// informers counts, per informer, the controllers whose graph uses it. An informer is
+	// removed from its cache when its count drops to zero.
+	informers map[Informer]int
 }
 
 // kindController is the running controller of one kind.
@@ -108,10 +114,11 @@ type kindController struct {
 	// (nil when it was stopped).
 	done chan struct{}
 	err  error
-	// watches holds the stop function of the watch of each child kind.
-	watches map[schema.GroupVersionKind]func()
-	// kinds are the kinds this controller counts in Engine.informers.
-	kinds map[schema.GroupVersionKind]bool
+	// watches holds the stop function of each watch of the graph's resources: one per kind
+	// and cache (see nodeInformers).
+	watches map[Informer]func()
+	// kinds are the informers this controller counts in Engine.informers.
+	kinds map[Informer]bool
 }
 
 // failed reports whether the controller stopped by itself.
@@ -145,7 +152,7 @@ func New(opts Options) *Engine {
 		opts:        opts,
 		started:     make(chan struct{}),
 		controllers: map[schema.GroupVersionKind]*kindController{},
-		informers:   map[schema.GroupVersionKind]int{},
+		informers:   map[Informer]int{},
 	}
 }
 
@@ -182,7 +189,7 @@ func (e *Engine) Register(ctx context.Context, g *graph.Graph) error {
 	// Make sure every informer the controller needs can start before starting it: a kind the
 	// REST mapper or the API server does not serve yet fails here, and the RGD is retried,
 	// instead of failing later inside the controller's goroutine.
-	kinds := kindsOf(g)
+	kinds := informersOf(g)
 	if err := e.ensureInformers(ctx, kinds); err != nil {
 		return err
 	}
@@ -297,35 +304,38 @@ func (e *Engine) Stopped(gvk schema.GroupVersionKind) error {
 func (e *Engine) RemoveKind(gk schema.GroupKind, versions ...string) {
 	e.mu.Lock()
 	var notify []string
-	for gvk := range e.informers {
-		if gvk.GroupKind() == gk {
-			notify = append(notify, e.forget(gvk)...)
-			e.opts.Log.Info("Removed informer of a kind no longer served", "gvk", gvk.String())
+	for inf := range e.informers {
+		if inf.GVK.GroupKind() == gk {
+			notify = append(notify, e.forget(inf)...)
+			e.opts.Log.Info("Removed informer of a kind no longer served", "gvk", inf.GVK.String(), "cache", inf.Scope.String())
 		}
 	}
 	for _, v := range versions {
-		e.removeInformer(gk.WithVersion(v))
+		for _, s := range []Scope{ScopeAll, ScopeOwned} {
+			e.removeInformer(Informer{GVK: gk.WithVersion(v), Scope: s})
+		}
 	}
 	e.mu.Unlock()
 	e.notify(notify)
 }
 
-// forget removes the informer of gvk, which cannot be used (its kind is not served), and every
-// watch on it: the controller of gvk is dropped; controllers watching it as a child kind are
-// marked incomplete, so that their next Register watches it again. The kind stays counted by
-// the graphs that use it. forget returns the RGDs concerned. e.mu must be held.
-func (e *Engine) forget(gvk schema.GroupVersionKind) []string {
+// forget removes an informer that cannot be used (its kind is not served), and every watch on
+// it: the controller of its kind is dropped (an instance informer); controllers watching it
+// for their resources are marked incomplete, so that their next Register watches it again.
+// The informer stays counted by the graphs that use it. forget returns the RGDs concerned.
+// e.mu must be held.
+func (e *Engine) forget(inf Informer) []string {
 	var rgds []string
-	e.removeInformer(gvk)
-	metrics.Informers.DeleteLabelValues(gvk.Group, gvk.Version, gvk.Kind)
-	if kc, ok := e.controllers[gvk]; ok {
-		e.drop(gvk, kc)
+	e.removeInformer(inf)
+	metrics.Informers.DeleteLabelValues(inf.labels()...)
+	if kc, ok := e.controllers[inf.GVK]; ok && inf.Scope == ScopeAll {
+		e.drop(inf.GVK, kc)
 		rgds = append(rgds, kc.rgdName)
 	}
 	for _, kc := range e.controllers {
-		if stop, ok := kc.watches[gvk]; ok {
+		if stop, ok := kc.watches[inf]; ok {
 			stop()
-			delete(kc.watches, gvk)
+			delete(kc.watches, inf)
 			metrics.Watches.Dec()
 			kc.graph = nil
 			rgds = append(rgds, kc.rgdName)
@@ -339,93 +349,6 @@ func (e *Engine) notify(rgds []string) {
 	for _, name := range rgds {
 		e.opts.Notifier.Notify(name)
 	}
-}
-
-// informerSyncTimeout bounds the wait for a kind's informer to sync.
-const informerSyncTimeout = 15 * time.Second
-
-// ensureInformers starts (or finds) the informers of kinds and waits for them to sync. On
-// failure the informers it started for nobody are removed again, so that a kind the cluster
-// does not serve leaves no informer retrying forever.
-func (e *Engine) ensureInformers(ctx context.Context, kinds map[schema.GroupVersionKind]bool) error {
-	// An informer that cannot sync (a kind just removed, say) must not hold the RGD worker.
-	ctx, cancel := context.WithTimeout(ctx, informerSyncTimeout)
-	defer cancel()
-	for gvk := range kinds {
-		if _, err := e.opts.Cache.GetInformer(ctx, unstructuredOf(gvk)); err != nil {
-			// An informer that did not sync delivers nothing to anyone: remove it even when a
-			// graph uses its kind, with the watches on it, so it does not retry forever.
-			e.mu.Lock()
-			notify := e.forget(gvk)
-			e.releaseUnused(kinds)
-			e.mu.Unlock()
-			e.notify(notify)
-			return fmt.Errorf("watching %s: %w", gvk, err)
-		}
-	}
-	return nil
-}
-
-// acquire makes kc count kinds in e.informers instead of the kinds it counted before, and
-// removes the informers nobody counts any more. e.mu must be held.
-func (e *Engine) acquire(kc *kindController, kinds map[schema.GroupVersionKind]bool) {
-	for gvk := range kinds {
-		if !kc.kinds[gvk] {
-			e.informers[gvk]++
-		}
-		metrics.Informers.WithLabelValues(gvk.Group, gvk.Version, gvk.Kind).Set(1)
-	}
-	for gvk := range kc.kinds {
-		if kinds[gvk] {
-			continue
-		}
-		e.informers[gvk]--
-		if e.informers[gvk] <= 0 {
-			delete(e.informers, gvk)
-			metrics.Informers.DeleteLabelValues(gvk.Group, gvk.Version, gvk.Kind)
-			e.removeInformer(gvk)
-			e.opts.Log.Info("Removed informer of a kind no graph uses", "gvk", gvk.String())
-		}
-	}
-	kc.kinds = kinds
-}
-
-// releaseUnused removes the informers of kinds that no controller counts, after a failed
-// Register started them. e.mu must be held.
-func (e *Engine) releaseUnused(kinds map[schema.GroupVersionKind]bool) {
-	for gvk := range kinds {
-		if e.informers[gvk] == 0 {
-			e.removeInformer(gvk)
-		}
-	}
-}
-
-// removeInformer stops the informer of gvk and removes it from the cache. e.mu must be held.
-func (e *Engine) removeInformer(gvk schema.GroupVersionKind) {
-	if err := e.opts.Cache.RemoveInformer(e.runCtx, unstructuredOf(gvk)); err != nil {
-		e.opts.Log.Error(err, "Removing informer", "gvk", gvk.String())
-	}
-}
-
-// Informers lists the kinds whose informers the engine holds for its controllers.
-func (e *Engine) Informers() []schema.GroupVersionKind {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make([]schema.GroupVersionKind, 0, len(e.informers))
-	for gvk := range e.informers {
-		out = append(out, gvk)
-	}
-	return out
-}
-
-// kindsOf is the set of kinds a graph's controller reads: its instance kind and every
-// resource's kind.
-func kindsOf(g *graph.Graph) map[schema.GroupVersionKind]bool {
-	kinds := map[schema.GroupVersionKind]bool{g.Instance.GVK: true}
-	for _, n := range g.Nodes {
-		kinds[n.GVK] = true
-	}
-	return kinds
 }
 
 func unstructuredOf(gvk schema.GroupVersionKind) *unstructured.Unstructured {

@@ -19,7 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllertest"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/graph"
+	"github.com/kro-run/kro/internal/metadata"
 )
 
 var (
@@ -177,10 +179,11 @@ func testGraph(rgd string, kind schema.GroupVersionKind, gen int64, children ...
 	return g
 }
 
-// startEngine runs an engine on c until the test ends.
-func startEngine(t *testing.T, c cache.Cache, n Notifier) *Engine {
+// startEngine runs an engine on the caches all (Options.Cache) and owned (Options.Owned) until
+// the test ends.
+func startEngine(t *testing.T, all, owned cache.Cache, n Notifier) *Engine {
 	t.Helper()
-	e := New(Options{Cache: c, Notifier: n, NewReconciler: func(*graph.Graph) InstanceReconciler { return nopReconciler{} }})
+	e := New(Options{Cache: all, Owned: owned, Notifier: n, NewReconciler: func(*graph.Graph) InstanceReconciler { return nopReconciler{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -209,7 +212,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestRegisterRetryAddsMissingWatch(t *testing.T) {
 	c := newFakeCache()
-	e := startEngine(t, c, nil)
+	e := startEngine(t, newFakeCache(), c, nil)
 	ctx := context.Background()
 	if err := e.Register(ctx, testGraph("app", appGVK, 1, configMapGVK)); err != nil {
 		t.Fatalf("Register(generation 1): %v", err)
@@ -238,8 +241,8 @@ func TestRegisterRetryAddsMissingWatch(t *testing.T) {
 }
 
 func TestInformersReferenceCounted(t *testing.T) {
-	c := newFakeCache()
-	e := startEngine(t, c, nil)
+	all, c := newFakeCache(), newFakeCache()
+	e := startEngine(t, all, c, nil)
 	ctx := context.Background()
 	for _, g := range []*graph.Graph{
 		testGraph("app", appGVK, 1, configMapGVK, secretGVK),
@@ -251,11 +254,25 @@ func TestInformersReferenceCounted(t *testing.T) {
 	}
 	waitFor(t, "the watches to start", func() bool { return c.handlers(configMapGVK) == 2 && c.handlers(secretGVK) == 1 })
 
+	owned := func(gvks ...schema.GroupVersionKind) []Informer {
+		var out []Informer
+		for _, gvk := range gvks {
+			out = append(out, Informer{GVK: gvk, Scope: ScopeOwned})
+		}
+		return out
+	}
+	instances := func(gvks ...schema.GroupVersionKind) []Informer {
+		var out []Informer
+		for _, gvk := range gvks {
+			out = append(out, Informer{GVK: gvk, Scope: ScopeAll})
+		}
+		return out
+	}
 	steps := []struct {
 		reason      string
 		do          func()
 		wantRemoved []schema.GroupVersionKind
-		wantHeld    []schema.GroupVersionKind
+		wantHeld    []Informer
 	}{
 		{
 			reason: "A kind the new graph no longer uses is let go; shared kinds stay.",
@@ -265,25 +282,28 @@ func TestInformersReferenceCounted(t *testing.T) {
 				}
 			},
 			wantRemoved: []schema.GroupVersionKind{secretGVK},
-			wantHeld:    []schema.GroupVersionKind{appGVK, configMapGVK, otherGVK},
+			wantHeld:    append(instances(appGVK, otherGVK), owned(configMapGVK)...),
 		},
 		{
 			reason:      "Unregister lets go of the instance kind; another graph still uses ConfigMaps.",
 			do:          func() { e.Unregister(appGVK) },
 			wantRemoved: []schema.GroupVersionKind{secretGVK, appGVK},
-			wantHeld:    []schema.GroupVersionKind{configMapGVK, otherGVK},
+			wantHeld:    append(instances(otherGVK), owned(configMapGVK)...),
 		},
 		{
 			reason:      "The last user lets go of every informer.",
 			do:          func() { e.Unregister(otherGVK) },
 			wantRemoved: []schema.GroupVersionKind{secretGVK, appGVK, configMapGVK, otherGVK},
-			wantHeld:    []schema.GroupVersionKind{},
+			wantHeld:    []Informer{},
 		},
 	}
 	byName := func(a, b schema.GroupVersionKind) int { return strings.Compare(a.String(), b.String()) }
+	byKey := func(a, b Informer) int {
+		return strings.Compare(a.GVK.String()+a.Scope.String(), b.GVK.String()+b.Scope.String())
+	}
 	for _, s := range steps {
 		s.do()
-		removed := c.removedKinds()
+		removed := append(all.removedKinds(), c.removedKinds()...)
 		slices.SortFunc(removed, byName)
 		want := slices.Clone(s.wantRemoved)
 		slices.SortFunc(want, byName)
@@ -291,9 +311,9 @@ func TestInformersReferenceCounted(t *testing.T) {
 			t.Errorf("%s\nremoved informers: -want, +got:\n%s", s.reason, diff)
 		}
 		held := e.Informers()
-		slices.SortFunc(held, byName)
+		slices.SortFunc(held, byKey)
 		wantHeld := slices.Clone(s.wantHeld)
-		slices.SortFunc(wantHeld, byName)
+		slices.SortFunc(wantHeld, byKey)
 		if diff := cmp.Diff(wantHeld, held); diff != "" {
 			t.Errorf("%s\nheld informers: -want, +got:\n%s", s.reason, diff)
 		}
@@ -310,7 +330,7 @@ func TestStoppedControllerIsReportedAndReplaced(t *testing.T) {
 		return nil
 	}
 	n := &notified{}
-	e := startEngine(t, c, n)
+	e := startEngine(t, c, newFakeCache(), n)
 	g := testGraph("app", appGVK, 1, configMapGVK)
 	if err := e.Register(context.Background(), g); err != nil {
 		t.Fatalf("Register: %v", err)
@@ -331,7 +351,7 @@ func TestStoppedControllerIsReportedAndReplaced(t *testing.T) {
 func TestInstanceDeletionNotifiesRGD(t *testing.T) {
 	c := newFakeCache()
 	n := &notified{}
-	e := startEngine(t, c, n)
+	e := startEngine(t, c, newFakeCache(), n)
 	if err := e.Register(context.Background(), testGraph("app", appGVK, 1)); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
@@ -351,7 +371,7 @@ func TestInstanceDeletionNotifiesRGD(t *testing.T) {
 func TestRemoveKind(t *testing.T) {
 	c := newFakeCache()
 	n := &notified{}
-	e := startEngine(t, c, n)
+	e := startEngine(t, newFakeCache(), c, n)
 	ctx := context.Background()
 	g := testGraph("app", appGVK, 1, secretGVK)
 	if err := e.Register(ctx, g); err != nil {
@@ -391,7 +411,7 @@ func (r *graphRecorder) SetGraph(g *graph.Graph) {
 func TestRegisterNewRevisionOfSameGeneration(t *testing.T) {
 	c := newFakeCache()
 	rec := &graphRecorder{}
-	e := New(Options{Cache: c, NewReconciler: func(*graph.Graph) InstanceReconciler { return rec }})
+	e := New(Options{Cache: c, Owned: newFakeCache(), NewReconciler: func(*graph.Graph) InstanceReconciler { return rec }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -425,5 +445,112 @@ func TestRegisterNewRevisionOfSameGeneration(t *testing.T) {
 	// revision of the same generation is, so instances report it.
 	if diff := cmp.Diff([]int64{2}, got); diff != "" {
 		t.Errorf("graphs given to the running controller: -want, +got:\n%s", diff)
+	}
+}
+
+// routingReconciler records the instances reconciled; ExternalRequests sends every object it is
+// asked about to the instance "reader".
+type routingReconciler struct {
+	nopReconciler
+	mu         sync.Mutex
+	reconciled []string
+	asked      []schema.GroupVersionKind
+}
+
+func (r *routingReconciler) Reconcile(_ context.Context, req reconcile.Request) (reconcile.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reconciled = append(r.reconciled, req.Name)
+	return reconcile.Result{}, nil
+}
+
+func (r *routingReconciler) ExternalRequests(gvk schema.GroupVersionKind, _ client.Object) []reconcile.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.asked = append(r.asked, gvk)
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: "ns", Name: "reader"}}}
+}
+
+func (r *routingReconciler) got() ([]string, []schema.GroupVersionKind) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reconciled), slices.Clone(r.asked)
+}
+
+// TestWatchScopes: what a graph applies is watched in the owned cache and routed by the
+// instance labels; externalRefs and objects awaited for adoption are watched in the cache of
+// every object and routed through ExternalRequests.
+func TestWatchScopes(t *testing.T) {
+	all, owned := newFakeCache(), newFakeCache()
+	saGVK := schema.GroupVersionKind{Version: "v1", Kind: "ServiceAccount"}
+	rec := &routingReconciler{}
+	e := New(Options{Cache: all, Owned: owned, NewReconciler: func(*graph.Graph) InstanceReconciler { return rec }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.Start(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	<-e.started
+
+	g := testGraph("app", appGVK, 1, configMapGVK)
+	g.Nodes = append(g.Nodes,
+		&graph.Node{ID: "secret", GVK: secretGVK, External: &graph.External{}},
+		&graph.Node{ID: "sa", GVK: saGVK, Adoption: v1alpha1.AdoptionPolicyRequired})
+	if err := e.Register(ctx, g); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	waitFor(t, "the watches", func() bool { return all.handlers(saGVK) == 1 && owned.handlers(saGVK) == 1 })
+	handlers := map[string]int{}
+	for name, c := range map[string]*fakeCache{"all": all, "owned": owned} {
+		for _, gvk := range []schema.GroupVersionKind{appGVK, configMapGVK, secretGVK, saGVK} {
+			handlers[name+" "+gvk.Kind] = c.handlers(gvk)
+		}
+	}
+	wantHandlers := map[string]int{
+		"all App": 1, "all ConfigMap": -1, "all Secret": 1, "all ServiceAccount": 1,
+		"owned App": -1, "owned ConfigMap": 1, "owned Secret": -1, "owned ServiceAccount": 1,
+	}
+	if diff := cmp.Diff(wantHandlers, handlers); diff != "" {
+		t.Errorf("handlers per cache and kind (-1: no informer): -want, +got:\n%s", diff)
+	}
+
+	object := func(gvk schema.GroupVersionKind, name string, labels map[string]string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		u.SetNamespace("ns")
+		u.SetName(name)
+		u.SetLabels(labels)
+		return u
+	}
+	child := map[string]string{
+		metadata.InstanceKindLabel: appGVK.Kind, metadata.InstanceGroupLabel: appGVK.Group,
+		metadata.InstanceNameLabel: "owner", metadata.InstanceNamespaceLabel: "ns",
+	}
+	for _, ev := range []struct {
+		c   *fakeCache
+		obj *unstructured.Unstructured
+	}{
+		{owned, object(configMapGVK, "owner-cm", child)},
+		{owned, object(configMapGVK, "stray", nil)},
+		{all, object(secretGVK, "read", nil)},
+	} {
+		ev.c.mu.Lock()
+		inf := ev.c.informers[ev.obj.GroupVersionKind()]
+		ev.c.mu.Unlock()
+		inf.delete(ev.obj)
+	}
+	waitFor(t, "the reconciles", func() bool { r, _ := rec.got(); return len(r) == 2 })
+	reconciled, asked := rec.got()
+	slices.Sort(reconciled)
+	if diff := cmp.Diff([]string{"owner", "reader"}, reconciled); diff != "" {
+		t.Errorf("instances reconciled: -want, +got:\n%s", diff)
+	}
+	if diff := cmp.Diff([]schema.GroupVersionKind{secretGVK}, asked); diff != "" {
+		t.Errorf("kinds asked to ExternalRequests: -want, +got:\n%s", diff)
 	}
 }

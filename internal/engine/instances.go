@@ -22,7 +22,7 @@ func (e *Engine) CountInstances(ctx context.Context) []metrics.InstanceCount {
 	type key struct{ rgd, state string }
 	counts := map[key]int{}
 	for gvk, kc := range e.controllers {
-		if e.informers[gvk] == 0 {
+		if e.informers[Informer{GVK: gvk, Scope: ScopeAll}] == 0 {
 			continue
 		}
 		list := &unstructured.UnstructuredList{}

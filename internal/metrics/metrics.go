@@ -48,12 +48,14 @@ var (
 		Name: "kro_engine_controllers",
 		Help: "Number of generated kinds whose instances are being served.",
 	})
-	// Informers is 1 for each kind whose informer the engine holds for the graphs it serves;
-	// the series goes when no graph uses the kind any more and the informer is removed.
+	// Informers is 1 for each informer the engine holds for the graphs it serves, per kind and
+	// cache: "owned" (objects of some ApplySet: what kro applies) or "all" (every object of
+	// the kind: instances, externalRefs); the series goes when no graph uses it any more and
+	// the informer is removed.
 	Informers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kro_engine_informers",
-		Help: "Kinds whose informer the engine holds for the graphs it serves (1 per kind).",
-	}, []string{"group", "version", "kind"})
+		Help: "Informers the engine holds for the graphs it serves (1 per kind and cache: owned or all).",
+	}, []string{"group", "version", "kind", "cache"})
 	// Watches is the number of kinds watched for instances, children and external references.
 	Watches = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kro_engine_watches",

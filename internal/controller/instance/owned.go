@@ -110,14 +110,14 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 	var out []*unstructured.Unstructured
 	seen := map[objectKey]bool{}
 	for _, gvk := range r.ownedKinds(g, inst) {
-		if err := ensurePartOfIndex(ctx, r.opts.Cache, gvk); err != nil {
+		if err := ensurePartOfIndex(ctx, r.opts.Owned, gvk); err != nil {
 			return nil, clusterError(err)
 		}
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		// The cache's own objects, not copies: nothing here modifies them (release patches a
 		// copy).
-		if err := r.opts.Client.List(ctx, list, client.MatchingFields{partOfIndex: setID}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.opts.Owned.List(ctx, list, client.MatchingFields{partOfIndex: setID}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, clusterError(fmt.Errorf("listing %s: %w", gvk.Kind, err))
 		}
 		for i := range list.Items {

@@ -48,12 +48,14 @@ const (
 
 // Options configure a Reconciler.
 type Options struct {
-	// Client reads through the manager's cache (unstructured objects included) and writes to
-	// the API server. Required.
+	// Client reads instances and externalRefs through the manager's cache (every object of
+	// their kinds) and writes to the API server. Required.
 	Client client.Client
-	// Cache is the informer cache behind Client; the objects an instance owns are read from
-	// it through an index. Required.
-	Cache cache.Cache
+	// Owned caches only the objects of some ApplySet, which every object kro applies is: kro
+	// reads the objects it applies from it, and lists what an instance owns through an index.
+	// An object of no ApplySet is not in it, so a miss is settled on the API server before kro
+	// creates, adopts or waits for an object. Required.
+	Owned cache.Cache
 	// APIReader reads from the API server directly, where the cache may be behind. Required.
 	APIReader client.Reader
 	// REST sends the requests whose answer kro reads itself: DELETEs, whose answer says whether

@@ -344,11 +344,21 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 // adopting one that belongs to no ApplySet) is guarded by a resourceVersion precondition, so
 // that of two instances racing for one name exactly one wins; the other reads the object
 // again and reports the conflict.
+//
+// The live object is read from the cache of objects of some ApplySet. An object of no
+// ApplySet is not in it: the create precondition fails on it, and the object is then read
+// from the API server and adopted (or refused) on what it is; the object a resource with
+// adoptionPolicy Required waits for is looked up on the API server before kro waits.
 func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
 	annotations := desired.GetAnnotations()
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(n.GVK)
-	err := r.opts.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	err := r.opts.Owned.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	if apierrors.IsNotFound(err) && n.Adoption == v1alpha1.AdoptionPolicyRequired {
+		live = &unstructured.Unstructured{}
+		live.SetGroupVersionKind(n.GVK)
+		err = r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	}
 	for attempt := 0; ; attempt++ {
 		var guard string
 		switch {
