@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/gomega"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -32,6 +33,8 @@ var env struct {
 	kro struct {
 		cancel context.CancelFunc
 		done   chan error
+		// owned is its cache of the objects it applies.
+		owned cache.Cache
 	}
 	log logr.Logger
 	// edit, when set, changes the options of the kro started next (tests of other flags).
@@ -57,7 +60,7 @@ func startKro() error {
 	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), env.log))
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	env.kro.cancel, env.kro.done = cancel, done
+	env.kro.cancel, env.kro.done, env.kro.owned = cancel, done, mgr.Owned
 	return nil
 }
 
