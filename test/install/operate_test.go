@@ -401,7 +401,7 @@ func value(families map[string]*dto.MetricFamily, name string, labels map[string
 // any family names the instance.
 func checkLabelsBounded(t *testing.T, families map[string]*dto.MetricFamily) {
 	t.Helper()
-	bounded := map[string]bool{"result": true, "kind": true, "reason": true, "state": true, "group": true, "version": true, "rgd": true}
+	bounded := map[string]bool{"result": true, "kind": true, "reason": true, "state": true, "group": true, "version": true, "rgd": true, "cache": true}
 	for name, mf := range families {
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
