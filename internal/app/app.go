@@ -29,6 +29,7 @@ import (
 	"github.com/kro-run/kro/internal/engine"
 	"github.com/kro-run/kro/internal/graph"
 	kroschema "github.com/kro-run/kro/internal/graph/schema"
+	"github.com/kro-run/kro/internal/intern"
 	"github.com/kro-run/kro/internal/metrics"
 )
 
@@ -75,6 +76,9 @@ func NewManager(cfg *rest.Config, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Both caches share one table of interned strings: instances and their children carry the
+	// same label keys and values.
+	strs := intern.New(intern.Options{})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
@@ -88,8 +92,9 @@ func NewManager(cfg *rest.Config, opts Options) (*Manager, error) {
 		// Children and instances are unstructured; reading them from the cache is what keeps
 		// steady state free of API reads.
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
-		// kro never reads managedFields; server-side applied objects carry large ones.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// kro never reads managedFields; server-side applied objects carry large ones. The
+		// strings cached objects have in common are kept once.
+		Cache: cache.Options{DefaultTransform: strs.Transform()},
 		// Discovery requests of the REST mapper (made while building graphs and starting
 		// informers) are bounded, so that a slow API group cannot hold an RGD worker; kinds
 		// whose CRD was deleted are not found.
@@ -109,8 +114,11 @@ func NewManager(cfg *rest.Config, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	owned, err := Setup(mgr, opts)
+	owned, err := newOwnedCache(mgr, strs)
 	if err != nil {
+		return nil, err
+	}
+	if err := Setup(mgr, owned, opts); err != nil {
 		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -129,20 +137,16 @@ func withTimeout(cfg *rest.Config, d time.Duration) *rest.Config {
 	return cfg
 }
 
-// Setup registers kro's controllers with mgr, and the cache of the objects they apply, which it
-// returns.
-func Setup(mgr manager.Manager, opts Options) (cache.Cache, error) {
+// Setup registers kro's controllers with mgr; owned is the cache of the objects they apply (see
+// newOwnedCache), which mgr runs.
+func Setup(mgr manager.Manager, owned cache.Cache, opts Options) error {
 	dc, err := discovery.NewDiscoveryClientForConfig(withTimeout(mgr.GetConfig(), opts.DiscoveryTimeout))
 	if err != nil {
-		return nil, fmt.Errorf("discovery client: %w", err)
+		return fmt.Errorf("discovery client: %w", err)
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &apiextensionsv1.CustomResourceDefinition{},
 		crdKindIndex, crdKind); err != nil {
-		return nil, fmt.Errorf("indexing CRDs by kind: %w", err)
-	}
-	owned, err := newOwnedCache(mgr)
-	if err != nil {
-		return nil, err
+		return fmt.Errorf("indexing CRDs by kind: %w", err)
 	}
 	// Schemas are read from the API server's OpenAPI documents, refused while they lag behind
 	// the CRD in the cache, and cached until a CRD of their group changes.
@@ -175,14 +179,14 @@ func Setup(mgr manager.Manager, opts Options) (cache.Cache, error) {
 		},
 	})
 	if err := mgr.Add(eng); err != nil {
-		return nil, err
+		return err
 	}
 	metrics.SetInstanceCounter(eng)
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		mapper, _ := mgr.GetRESTMapper().(*servedMapper)
 		return trackServedKinds(ctx, mgr.GetCache(), mapper, eng)
 	})); err != nil {
-		return nil, err
+		return err
 	}
 	rgds = rgd.New(rgd.Options{
 		Client:    mgr.GetClient(),
@@ -196,7 +200,7 @@ func Setup(mgr manager.Manager, opts Options) (cache.Cache, error) {
 		Workers:          opts.RGDWorkers,
 		MaxRevisions:     opts.MaxGraphRevisions,
 	})
-	return owned, rgds.SetupWithManager(mgr)
+	return rgds.SetupWithManager(mgr)
 }
 
 // rgdNotifier hands the engine's notifications to the RGD reconciler, which is created after

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/kro-run/kro/internal/intern"
 	"github.com/kro-run/kro/internal/metadata"
 )
 
@@ -16,8 +17,8 @@ import (
 // carry an ApplySet part-of label (every object kro applies does), so that kro does not hold
 // every object of a child kind (every Secret, every ConfigMap of the cluster) in memory. A
 // kind is read from it only once the engine holds its informer: a read of another kind is an
-// error, not a silent cluster-wide informer.
-func newOwnedCache(mgr manager.Manager) (cache.Cache, error) {
+// error, not a silent cluster-wide informer. Its objects share strings through strs.
+func newOwnedCache(mgr manager.Manager, strs *intern.Table) (cache.Cache, error) {
 	partOf, err := labels.NewRequirement(metadata.ApplySetPartOfLabel, selection.Exists, nil)
 	if err != nil {
 		return nil, err
@@ -27,7 +28,7 @@ func newOwnedCache(mgr manager.Manager) (cache.Cache, error) {
 		Scheme:                      mgr.GetScheme(),
 		Mapper:                      mgr.GetRESTMapper(),
 		DefaultLabelSelector:        labels.NewSelector().Add(*partOf),
-		DefaultTransform:            cache.TransformStripManagedFields(),
+		DefaultTransform:            strs.Transform(),
 		ReaderFailOnMissingInformer: true,
 	})
 	if err != nil {

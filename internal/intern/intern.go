@@ -1,0 +1,145 @@
+package intern
+
+import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+)
+
+// Options configure a Table.
+type Options struct {
+	// MaxEntries bounds the table: when it holds that many strings it starts over, so strings
+	// of objects long gone are not kept for ever (those already shared stay shared). Default
+	// 65536.
+	MaxEntries int
+	// MaxLength is the longest string interned; longer ones (certificates, scripts, payloads)
+	// are rarely shared. Default 128.
+	MaxLength int
+}
+
+// Table interns strings. It is safe for concurrent use.
+type Table struct {
+	opts Options
+	// mu guards strs.
+	mu sync.Mutex
+	// strs maps a string to itself held in an interface, so that the values of the objects
+	// that hold it share the interface's data too, not only the bytes.
+	strs map[string]any
+}
+
+// New returns an empty Table.
+func New(opts Options) *Table {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 1 << 16
+	}
+	if opts.MaxLength <= 0 {
+		opts.MaxLength = 128
+	}
+	return &Table{opts: opts, strs: make(map[string]any)}
+}
+
+// uniqueMetadata are the metadata fields whose values belong to one object: interning them
+// would only fill the table.
+var uniqueMetadata = map[string]bool{
+	"name": true, "generateName": true, "uid": true, "resourceVersion": true, "creationTimestamp": true,
+	"deletionTimestamp": true, "selfLink": true,
+}
+
+// Object interns, in place, the keys of every map of an unstructured object's content and its
+// string values, except the metadata fields that identify one object and long strings. The
+// content is unchanged.
+func (t *Table) Object(obj map[string]any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.strs) >= t.opts.MaxEntries {
+		t.strs = make(map[string]any)
+	}
+	t.object(obj, false)
+}
+
+// object interns m; meta is set for an object's metadata. t.mu must be held.
+func (t *Table) object(m map[string]any, meta bool) {
+	for k, v := range m {
+		// Assigning to an existing key replaces the map's copy of the key with the argument
+		// (Go maps do so for string keys), so the key is interned without a new map.
+		switch val := v.(type) {
+		case map[string]any:
+			t.object(val, k == "metadata" && !meta)
+			m[t.key(k)] = val
+		case []any:
+			t.list(val)
+			m[t.key(k)] = val
+		case string:
+			if meta && uniqueMetadata[k] {
+				m[t.key(k)] = v
+			} else {
+				m[t.key(k)] = t.value(val, v)
+			}
+		default:
+			m[t.key(k)] = v
+		}
+	}
+}
+
+func (t *Table) list(l []any) {
+	for i, e := range l {
+		switch val := e.(type) {
+		case map[string]any:
+			t.object(val, false)
+		case []any:
+			t.list(val)
+		case string:
+			l[i] = t.value(val, e)
+		}
+	}
+}
+
+// key returns the interned copy of a map key.
+func (t *Table) key(s string) string {
+	if v, ok := t.strs[s]; ok {
+		return v.(string)
+	}
+	if len(s) > t.opts.MaxLength {
+		return s
+	}
+	t.strs[s] = s
+	return s
+}
+
+// value returns the interned interface holding s; boxed is s in an interface already.
+func (t *Table) value(s string, boxed any) any {
+	if v, ok := t.strs[s]; ok {
+		return v
+	}
+	if len(s) > t.opts.MaxLength {
+		return boxed
+	}
+	t.strs[s] = boxed
+	return boxed
+}
+
+// Len is the number of strings in the table.
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.strs)
+}
+
+// Transform is the transform of kro's informer caches: managedFields are dropped (kro never
+// reads them; server-side applied objects carry large ones) and unstructured objects are
+// interned.
+func (t *Table) Transform() toolscache.TransformFunc {
+	strip := cache.TransformStripManagedFields()
+	return func(in any) (any, error) {
+		out, err := strip(in)
+		if err != nil {
+			return out, err
+		}
+		if u, ok := out.(*unstructured.Unstructured); ok {
+			t.Object(u.Object)
+		}
+		return out, nil
+	}
+}

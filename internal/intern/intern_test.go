@@ -1,0 +1,144 @@
+package intern
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// decode builds an object from JSON as the informers do: every string its own copy.
+func decode(t *testing.T, js string) map[string]any {
+	t.Helper()
+	obj, _, err := unstructured.UnstructuredJSONScheme.Decode([]byte(js), nil, nil)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", js, err)
+	}
+	return obj.(*unstructured.Unstructured).Object
+}
+
+const child = `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"NAME","namespace":"ns",
+"uid":"UID","resourceVersion":"RV","creationTimestamp":"2026-11-30T04:12:46Z",
+"labels":{"kro.run/instance-name":"inst","kro.run/owned":"true"},
+"managedFields":[{"manager":"kro.run/applyset","operation":"Apply"}]},
+"data":{"value":"v","long":"LONG"},"list":["a",{"b":"c"}]}`
+
+func childJSON(name, uid, rv string) string {
+	return strings.NewReplacer("NAME", name, "UID", uid, "RV", rv, "LONG", strings.Repeat("x", 200)).Replace(child)
+}
+
+// same reports whether two strings share their bytes.
+func same(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+
+func mapKey(m map[string]any, k string) string {
+	for key := range m {
+		if key == k {
+			return key
+		}
+	}
+	return ""
+}
+
+func TestObjectKeepsContent(t *testing.T) {
+	tbl := New(Options{})
+	obj := decode(t, childJSON("a", "u1", "1"))
+	want := runtime.DeepCopyJSON(obj)
+	tbl.Object(obj)
+	if diff := cmp.Diff(want, obj); diff != "" {
+		t.Errorf("Object(...) changed the content: -want, +got:\n%s", diff)
+	}
+}
+
+func TestObjectShares(t *testing.T) {
+	tbl := New(Options{})
+	a, b := decode(t, childJSON("name-a", "u1", "1")), decode(t, childJSON("name-b", "u2", "2"))
+	tbl.Object(a)
+	tbl.Object(b)
+	meta := func(o map[string]any) map[string]any { return o["metadata"].(map[string]any) }
+	labels := func(o map[string]any) map[string]any { return meta(o)["labels"].(map[string]any) }
+	cases := map[string]struct {
+		reason string
+		x, y   string
+		want   bool
+	}{
+		"key": {
+			reason: "map keys are shared",
+			x:      mapKey(labels(a), "kro.run/instance-name"), y: mapKey(labels(b), "kro.run/instance-name"), want: true,
+		},
+		"value": {
+			reason: "string values are shared",
+			x:      labels(a)["kro.run/instance-name"].(string), y: labels(b)["kro.run/instance-name"].(string), want: true,
+		},
+		"list item": {
+			reason: "strings in lists are shared",
+			x:      a["list"].([]any)[0].(string), y: b["list"].([]any)[0].(string), want: true,
+		},
+		"timestamp": {
+			reason: "creationTimestamp identifies one object: not interned",
+			x:      meta(a)["creationTimestamp"].(string), y: meta(b)["creationTimestamp"].(string), want: false,
+		},
+		"long": {
+			reason: "long strings are not interned",
+			x:      a["data"].(map[string]any)["long"].(string), y: b["data"].(map[string]any)["long"].(string), want: false,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := same(tc.x, tc.y); got != tc.want {
+				t.Errorf("%s: shared = %t, want %t", tc.reason, got, tc.want)
+			}
+		})
+	}
+	for _, k := range []string{"name-a", "name-b", "u1", "u2", "1", "2"} {
+		tbl.mu.Lock()
+		_, in := tbl.strs[k]
+		tbl.mu.Unlock()
+		if in {
+			t.Errorf("the table holds %q, a name, uid or resourceVersion of one object", k)
+		}
+	}
+}
+
+func TestMaxEntries(t *testing.T) {
+	tbl := New(Options{MaxEntries: 10})
+	for i := 0; i < 5; i++ {
+		tbl.Object(decode(t, childJSON("a", "u", "1")))
+		if n := tbl.Len(); n > 10+20 {
+			t.Fatalf("after %d objects the table holds %d strings, want it to start over at 10", i+1, n)
+		}
+	}
+}
+
+func TestTransform(t *testing.T) {
+	tbl := New(Options{})
+	u := &unstructured.Unstructured{Object: decode(t, childJSON("a", "u1", "1"))}
+	out, err := tbl.Transform()(u)
+	if err != nil {
+		t.Fatalf("Transform: %v", err)
+	}
+	if got := out.(*unstructured.Unstructured).GetManagedFields(); got != nil {
+		t.Errorf("Transform kept managedFields: %v", got)
+	}
+	if tbl.Len() == 0 {
+		t.Errorf("Transform interned nothing")
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	tbl := New(Options{MaxEntries: 50})
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				tbl.Object(decode(t, childJSON("a", "u", "1")))
+			}
+		}()
+	}
+	wg.Wait()
+}
