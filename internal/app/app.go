@@ -30,6 +30,7 @@ import (
 	"github.com/kro-run/kro/internal/graph"
 	kroschema "github.com/kro-run/kro/internal/graph/schema"
 	"github.com/kro-run/kro/internal/intern"
+	"github.com/kro-run/kro/internal/memory"
 	"github.com/kro-run/kro/internal/metrics"
 )
 
@@ -119,6 +120,11 @@ func NewManager(cfg *rest.Config, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	if err := Setup(mgr, owned, opts); err != nil {
+		return nil, err
+	}
+	// After a burst of instances, kro's heap holds twice what is live until the next
+	// collection, which an idle process runs only every two minutes: return it once quiet.
+	if err := mgr.Add(memory.New(memory.Options{Log: mgr.GetLogger().WithName("memory")})); err != nil {
 		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
