@@ -1,3 +1,5 @@
 // Package app wires the kro controller: flags into Options with documented defaults, the
-// controller-runtime manager, the RGD controller and the engine that serves generated kinds.
+// controller-runtime manager with its two caches (instances, RGDs, CRDs and externalRefs in the
+// manager's; the objects kro applies, and only those, in the owned cache), the RGD controller,
+// the engine that serves generated kinds, and the release of memory after bursts.
 package app
