@@ -30,46 +30,53 @@ import (
 // in-memory record can hide an object, whatever happened before (a partial first pass, a
 // restart, the RGD deleted and created again).
 
-// partOfIndex is the cache index of objects by their ApplySet part-of label.
+// partOfIndex is the index of the owned cache's informers by ApplySet part-of label: one key
+// per object, the ApplySet id, whatever the object's namespace (an instance's objects may be in
+// other namespaces).
 const partOfIndex = "kro.run/applyset-part-of"
 
-// indexedInformer is the part of a shared informer that tells which indexes it has.
+// indexedInformer is the part of a shared informer that holds its indexes.
 type indexedInformer interface {
 	GetIndexer() toolscache.Indexer
 }
 
-// ensurePartOfIndex adds the part-of index to the informer of gvk (starting the informer if
-// needed). It is idempotent and safe to call concurrently: the informer itself records its
-// indexes, so nothing here has to be forgotten when an informer is removed and made again.
-func ensurePartOfIndex(ctx context.Context, c cache.Cache, gvk schema.GroupVersionKind) error {
+// partOf is the part-of index function.
+func partOf(obj any) ([]string, error) {
+	o, ok := obj.(client.Object)
+	if !ok {
+		return nil, nil
+	}
+	if v := o.GetLabels()[metadata.ApplySetPartOfLabel]; v != "" {
+		return []string{v}, nil
+	}
+	return nil, nil
+}
+
+// ownedIndexer returns the indexer of the informer of gvk, with the part-of index (starting
+// the informer if needed, and waiting until it has synced). It is idempotent and safe to call
+// concurrently: the informer itself records its indexes, so nothing here has to be forgotten
+// when an informer is removed and made again.
+func ownedIndexer(ctx context.Context, c cache.Cache, gvk schema.GroupVersionKind) (toolscache.Indexer, error) {
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	inf, err := c.GetInformer(ctx, obj)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	name := "field:" + partOfIndex
-	if ii, ok := inf.(indexedInformer); ok {
-		if _, exists := ii.GetIndexer().GetIndexers()[name]; exists {
-			return nil
-		}
+	ii, ok := inf.(indexedInformer)
+	if !ok {
+		return nil, fmt.Errorf("the informer of %s has no indexer", gvk.Kind)
 	}
-	err = c.IndexField(ctx, obj, partOfIndex, func(o client.Object) []string {
-		if v := o.GetLabels()[metadata.ApplySetPartOfLabel]; v != "" {
-			return []string{v}
-		}
-		return nil
-	})
-	if err != nil {
+	if _, exists := ii.GetIndexer().GetIndexers()[partOfIndex]; exists {
+		return ii.GetIndexer(), nil
+	}
+	if err := inf.AddIndexers(toolscache.Indexers{partOfIndex: partOf}); err != nil {
 		// Another reconcile added it between the check and here.
-		if ii, ok := inf.(indexedInformer); ok {
-			if _, exists := ii.GetIndexer().GetIndexers()[name]; exists {
-				return nil
-			}
+		if _, exists := ii.GetIndexer().GetIndexers()[partOfIndex]; !exists {
+			return nil, fmt.Errorf("indexing %s: %w", gvk.Kind, err)
 		}
-		return fmt.Errorf("indexing %s: %w", gvk.Kind, err)
 	}
-	return nil
+	return ii.GetIndexer(), nil
 }
 
 // ownedKinds are the kinds the instance may have objects of: those the graph creates and
@@ -110,23 +117,27 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 	var out []*unstructured.Unstructured
 	seen := map[objectKey]bool{}
 	for _, gvk := range r.ownedKinds(g, inst) {
-		if err := ensurePartOfIndex(ctx, r.opts.Owned, gvk); err != nil {
+		indexer, err := ownedIndexer(ctx, r.opts.Owned, gvk)
+		if err != nil {
 			return nil, clusterError(err)
 		}
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		// The cache's own objects, not copies: nothing here modifies them (release patches a
-		// copy).
-		if err := r.opts.Owned.List(ctx, list, client.MatchingFields{partOfIndex: setID}, client.UnsafeDisableDeepCopy); err != nil {
+		cached, err := indexer.ByIndex(partOfIndex, setID)
+		if err != nil {
 			return nil, clusterError(fmt.Errorf("listing %s: %w", gvk.Kind, err))
 		}
-		for i := range list.Items {
-			if r.gone.has(list.Items[i].GetUID()) {
+		for _, o := range cached {
+			// The cache's own objects, not copies: nothing here modifies them (release
+			// patches a copy).
+			u, ok := o.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			if r.gone.has(u.GetUID()) {
 				// Deleted by kro; the cache has not caught up.
 				continue
 			}
-			out = append(out, &list.Items[i])
-			seen[keyOf(&list.Items[i])] = true
+			out = append(out, u)
+			seen[keyOf(u)] = true
 		}
 	}
 	for key, gvk := range r.taken.unconfirmed(setID) {
