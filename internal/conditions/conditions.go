@@ -27,6 +27,19 @@ func Set(conds []metav1.Condition, c metav1.Condition, now metav1.Time) []metav1
 	return append(conds, c)
 }
 
+// KeepTransitionTimes gives every condition of conds whose status, reason and message are
+// those of the same type in before the lastTransitionTime it has there. A reconciler that
+// sets a condition more than once on the way to the status it writes (a default first, the
+// outcome later) calls it with the status it read, so that only a real change moves the time.
+func KeepTransitionTimes(before, conds []metav1.Condition) {
+	for i := range conds {
+		if old := Get(before, conds[i].Type); old != nil &&
+			old.Status == conds[i].Status && old.Reason == conds[i].Reason && old.Message == conds[i].Message {
+			conds[i].LastTransitionTime = old.LastTransitionTime
+		}
+	}
+}
+
 // Get returns the condition of type t, or nil.
 func Get(conds []metav1.Condition, t string) *metav1.Condition {
 	for i := range conds {

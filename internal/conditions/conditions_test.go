@@ -48,3 +48,27 @@ func TestSummary(t *testing.T) {
 		t.Errorf("Summary(all true) = %s, want True", got.Status)
 	}
 }
+
+func TestKeepTransitionTimes(t *testing.T) {
+	t0 := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	t1 := metav1.NewTime(t0.Add(time.Hour))
+	before := []metav1.Condition{
+		{Type: "A", Status: metav1.ConditionTrue, Reason: "Ok", LastTransitionTime: t0},
+		{Type: "B", Status: metav1.ConditionTrue, Reason: "Ok", LastTransitionTime: t0},
+	}
+	// A was set to Unknown and back to True in one reconcile; B really changed; C is new.
+	conds := []metav1.Condition{
+		{Type: "A", Status: metav1.ConditionTrue, Reason: "Ok", LastTransitionTime: t1},
+		{Type: "B", Status: metav1.ConditionFalse, Reason: "Broken", LastTransitionTime: t1},
+		{Type: "C", Status: metav1.ConditionTrue, Reason: "Ok", LastTransitionTime: t1},
+	}
+	KeepTransitionTimes(before, conds)
+	got := map[string]metav1.Time{}
+	for _, c := range conds {
+		got[c.Type] = c.LastTransitionTime
+	}
+	want := map[string]metav1.Time{"A": t0, "B": t1, "C": t1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("KeepTransitionTimes(...): lastTransitionTime -want, +got:\n%s", diff)
+	}
+}

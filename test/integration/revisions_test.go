@@ -292,6 +292,19 @@ func TestGraphRevisionsMonotonicAcrossRestart(t *testing.T) {
 	g.Expect(revisions(g, "rev-restart")[0].Name).To(gomega.Equal("rev-restart-r00010"))
 }
 
+// servedKindReported waits until the RGD, whose current spec is invalid, reports the kind
+// served with its last good graph: KindReady and ControllerReady True for this generation.
+func servedKindReported(g gomega.Gomega, name string) {
+	g.Eventually(func(g gomega.Gomega) {
+		generation := getRGD(g, name).Generation
+		for _, t := range []string{v1alpha1.ConditionKindReady, v1alpha1.ConditionControllerReady} {
+			c := rgdCondition(g, name, t)
+			g.Expect(c.Status).To(gomega.Equal(metav1.ConditionTrue), "%s: %+v", t, c)
+			g.Expect(c.ObservedGeneration).To(gomega.Equal(generation), t)
+		}
+	}).Should(gomega.Succeed())
+}
+
 // TestInvalidEditKeepsLastGoodRevision checks that instances keep running on the last good
 // revision after an invalid edit, also after kro restarts: a changed instance spec still flows
 // through the old graph, and the instance says which revision it was resolved with.
@@ -314,11 +327,13 @@ func TestInvalidEditKeepsLastGoodRevision(t *testing.T) {
 		g.Expect(c.Status).To(gomega.Equal(metav1.ConditionFalse))
 		g.Expect(c.ObservedGeneration).To(gomega.Equal(getRGD(g, "rev-lastgood").Generation))
 	}).Should(gomega.Succeed())
+	servedKindReported(g, "rev-lastgood")
 	setInstanceValue(g, "RevLastGood", ns, "app", "b")
 	waitConfigValue(g, ns, "app", "value", "b")
 	waitResolvedWith(g, "RevLastGood", ns, "app", 1)
 
 	restartKro(t, func() {})
+	servedKindReported(g, "rev-lastgood")
 	setInstanceValue(g, "RevLastGood", ns, "app", "c")
 	waitConfigValue(g, ns, "app", "value", "c")
 	waitResolvedWith(g, "RevLastGood", ns, "app", 1)
@@ -332,4 +347,78 @@ func TestInvalidEditKeepsLastGoodRevision(t *testing.T) {
 	waitRevisions(g, "rev-lastgood", 1, 2)
 	waitConfigValue(g, ns, "app", "other", "c")
 	waitResolvedWith(g, "RevLastGood", ns, "app", 2)
+}
+
+// TestRefusedCRDChangeKeepsLastGoodRevision checks that an edit whose CRD change is refused
+// as breaking never becomes the graph serving instances, before and after a restart of kro:
+// it gets no revision, the RGD reports the refusal without claiming the spec is active, and
+// instances stay reconciled (and deletable) with the last graph whose CRD was applied.
+func TestRefusedCRDChangeKeepsLastGoodRevision(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	const name, kind = "rev-refused", "RevRefused"
+	gvk := instanceGVK(kind)
+	applyRGD(t, g, revisionRGD(name, kind, "value"))
+	waitRGDActive(g, name)
+	waitRevisions(g, name, 1)
+	ns := newNamespace(t, g)
+	for _, inst := range []string{"app", "early"} {
+		g.Expect(env.client.Create(ctx, object(g,
+			"{apiVersion: kro.run/v1alpha1, kind: %s, metadata: {name: %s, namespace: %s}, spec: {value: a}}", kind, inst, ns))).To(gomega.Succeed())
+		waitConfigValue(g, ns, inst, "value", "a")
+	}
+
+	// The edit changes the type of spec.value (a breaking CRD change) and would write the key
+	// "number" instead of "value".
+	breaking := strings.NewReplacer("value: string | default=a", "value: integer | default=1",
+		`"${schema.spec.value}"`, `"${string(schema.spec.value)}"`).Replace(revisionRGD(name, kind, "number"))
+	editRGD(g, name, setSpecFromYAML(g, breaking))
+	refused := func() {
+		t.Helper()
+		g.Eventually(func(g gomega.Gomega) {
+			rgd := getRGD(g, name)
+			conds := map[string]metav1.Condition{}
+			for _, c := range rgd.Status.Conditions {
+				g.Expect(c.ObservedGeneration).To(gomega.Equal(rgd.Generation), "condition %s", c.Type)
+				conds[c.Type] = c
+			}
+			g.Expect(conds[v1alpha1.ConditionGraphAccepted].Status).To(gomega.Equal(metav1.ConditionTrue))
+			g.Expect(conds[v1alpha1.ConditionKindReady]).To(gomega.And(
+				gomega.HaveField("Status", metav1.ConditionFalse), gomega.HaveField("Reason", "BreakingChanges"),
+				gomega.HaveField("Message", gomega.HavePrefix("breaking changes detected: spec.value: "))))
+			g.Expect(conds[v1alpha1.ConditionReady]).To(gomega.And(
+				gomega.HaveField("Status", metav1.ConditionFalse), gomega.HaveField("Reason", "BreakingChanges")))
+			g.Expect(rgd.Status.State).To(gomega.Equal(v1alpha1.ResourceGraphDefinitionStateInactive))
+			// What serves the instances: revision 1, whose kind is served.
+			g.Expect(conds[v1alpha1.ConditionGraphRevisionsResolved]).To(gomega.And(
+				gomega.HaveField("Status", metav1.ConditionTrue), gomega.HaveField("Message", "revision 1 compiled and active")))
+			g.Expect(conds[v1alpha1.ConditionControllerReady].Status).To(gomega.Equal(metav1.ConditionTrue))
+			g.Expect(rgd.Status.LastIssuedRevision).To(gomega.Equal(int64(1)))
+		}).Should(gomega.Succeed())
+		g.Consistently(func(g gomega.Gomega) {
+			g.Expect(revisionNumbers(g, name)).To(gomega.Equal([]int64{1}))
+		}).Should(gomega.Succeed())
+	}
+	refused()
+	setInstanceValue(g, kind, ns, "app", "b")
+	waitConfigValue(g, ns, "app", "value", "b")
+	waitResolvedWith(g, kind, ns, "app", 1)
+	g.Expect(env.client.Delete(ctx, get(g, gvk, ns, "early"))).To(gomega.Succeed())
+	instancesAndChildrenGone(g, gvk, ns, "early")
+
+	// After a restart nothing remembers the graph in use but the cluster: still revision 1.
+	restartKro(t, func() {})
+	refused()
+	setInstanceValue(g, kind, ns, "app", "c")
+	waitConfigValue(g, ns, "app", "value", "c")
+	waitResolvedWith(g, kind, ns, "app", 1)
+	g.Expect(env.client.Delete(ctx, get(g, gvk, ns, "app"))).To(gomega.Succeed())
+	instancesAndChildrenGone(g, gvk, ns, "app")
+
+	// Going back to the accepted spec issues nothing new: revision 1 is that spec.
+	editRGD(g, name, setSpecFromYAML(g, revisionRGD(name, kind, "value")))
+	waitRGDActive(g, name)
+	g.Consistently(func(g gomega.Gomega) {
+		g.Expect(revisionNumbers(g, name)).To(gomega.Equal([]int64{1}))
+	}).Should(gomega.Succeed())
 }

@@ -78,12 +78,10 @@ func crdFailure(err error) (reason string, retry bool) {
 // established. It never takes over a CRD owned by another RGD and refuses breaking changes
 // unless the RGD allows them.
 func (r *Reconciler) ensureCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) (bool, error) {
-	desired := desiredCRD(rgd, g)
-	live := &apiextensionsv1.CustomResourceDefinition{}
-	if err := r.opts.Client.Get(ctx, client.ObjectKey{Name: desired.Name}, live); apierrors.IsNotFound(err) {
-		live = nil
-	} else if err != nil {
-		return false, fmt.Errorf("reading CRD %s: %w", desired.Name, err)
+	desired := desiredCRD(g)
+	live, err := r.readCRD(ctx, desired.Name)
+	if err != nil {
+		return false, err
 	}
 	if live != nil && live.DeletionTimestamp != nil {
 		// Being deleted (by hand): recreated once gone, which the CRD watch reports.
@@ -103,14 +101,40 @@ func (r *Reconciler) ensureCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphD
 	return established(desired), nil
 }
 
-// desiredCRD is the graph's CRD stamped with the RGD generation it comes from.
-func desiredCRD(rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) *apiextensionsv1.CustomResourceDefinition {
+// readCRD reads the CRD named name; nil when there is none.
+func (r *Reconciler) readCRD(ctx context.Context, name string) (*apiextensionsv1.CustomResourceDefinition, error) {
+	live := &apiextensionsv1.CustomResourceDefinition{}
+	if err := r.opts.Client.Get(ctx, client.ObjectKey{Name: name}, live); apierrors.IsNotFound(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading CRD %s: %w", name, err)
+	}
+	return live, nil
+}
+
+// refusal returns why applying g's CRD over live (nil when absent) is refused as a breaking
+// change, or nil when it is not. Other reasons not to apply it are left to ensureCRD.
+func refusal(rgd *v1alpha1.ResourceGraphDefinition, live *apiextensionsv1.CustomResourceDefinition, g *graph.Graph) *BreakingChangesError {
+	if live == nil || live.DeletionTimestamp != nil {
+		return nil
+	}
+	var breaking *BreakingChangesError
+	if _, err := planCRD(rgd, live, desiredCRD(g)); errors.As(err, &breaking) {
+		return breaking
+	}
+	return nil
+}
+
+// desiredCRD is the graph's CRD stamped with the RGD generation the graph was built from:
+// the RGD's current one, or for the graph of a revision, the one the revision snapshots (the
+// CRD is then the one applied from that generation, not an edit of the current one).
+func desiredCRD(g *graph.Graph) *apiextensionsv1.CustomResourceDefinition {
 	desired := g.CRD.DeepCopy()
 	annotations := make(map[string]string, len(desired.Annotations)+1)
 	for k, v := range desired.Annotations {
 		annotations[k] = v
 	}
-	annotations[generationAnnotation] = strconv.FormatInt(rgd.Generation, 10)
+	annotations[generationAnnotation] = strconv.FormatInt(g.Generation, 10)
 	desired.Annotations = annotations
 	return desired
 }

@@ -56,7 +56,7 @@ func build(t *testing.T, rgd *v1alpha1.ResourceGraphDefinition) *graph.Graph {
 // liveCRD is the CRD as applied for rgd, as the API server returns it.
 func liveCRD(t *testing.T, rgd *v1alpha1.ResourceGraphDefinition) *apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
-	c := desiredCRD(rgd, build(t, rgd))
+	c := desiredCRD(build(t, rgd))
 	c.ResourceVersion = "1"
 	c.Status.Conditions = []apiextensionsv1.CustomResourceDefinitionCondition{
 		{Type: apiextensionsv1.Established, Status: apiextensionsv1.ConditionTrue},
@@ -160,7 +160,7 @@ func TestPlanCRD(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			apply, err := planCRD(tc.rgd, tc.live, desiredCRD(tc.rgd, build(t, tc.rgd)))
+			apply, err := planCRD(tc.rgd, tc.live, desiredCRD(build(t, tc.rgd)))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("%s\nplanCRD(...) error = %v, want it to contain %q", tc.reason, err, tc.wantErr)

@@ -77,9 +77,14 @@ func (r *Reconciler) drain(ctx context.Context, rgd *v1alpha1.ResourceGraphDefin
 	// The graph is built again, rather than remembered, so that a deleting RGD is served
 	// after a restart of kro too.
 	g, err := r.build(ctx, rgd)
+	if err == nil {
+		if refused := refusal(rgd, live, g); refused != nil {
+			g, err = nil, refused
+		}
+	}
 	if err != nil {
-		// The spec may be an invalid edit: the graph of the newest revision is the one the
-		// instances were served with.
+		// The spec may be an invalid edit, or one whose CRD change was refused: the graph of
+		// the newest revision is the one the instances were served with.
 		if last, lerr := r.lastGoodGraph(ctx, rgd); lerr == nil && last != nil {
 			g, err = last, nil
 		}

@@ -21,10 +21,13 @@ import (
 type recordingEngine struct {
 	registered   []schema.GroupVersionKind
 	unregistered []schema.GroupVersionKind
+	// revisions are the revisions of the registered graphs.
+	revisions []int64
 }
 
 func (e *recordingEngine) Register(_ context.Context, g *graph.Graph) error {
 	e.registered = append(e.registered, g.Instance.GVK)
+	e.revisions = append(e.revisions, g.Revision)
 	return nil
 }
 
@@ -52,13 +55,18 @@ func TestReconcileDelete(t *testing.T) {
 		// owner is the RGD named in the CRD's labels; "" means no CRD.
 		owner     string
 		instances []string
+		// refusedEdit changes the RGD's spec, after revision 1 and its CRD, in a way the
+		// CRD refuses as breaking.
+		refusedEdit bool
 		// want is the outcome.
 		wantFinalizer    bool
 		wantCRD          bool
 		wantInstances    int
 		wantRegistered   []schema.GroupVersionKind
 		wantUnregistered []schema.GroupVersionKind
-		wantReady        string
+		// wantServed are the revisions of the registered graphs, when checked.
+		wantServed []int64
+		wantReady  string
 	}{
 		"KeptByDefault": {
 			reason:           "Without --allow-crd-deletion the CRD survives its RGD.",
@@ -94,6 +102,18 @@ func TestReconcileDelete(t *testing.T) {
 			wantRegistered: []schema.GroupVersionKind{appGVK},
 			wantReady:      "False/WaitingForInstances/2 instances of App.kro.run must be deleted first",
 		},
+		"RefusedEditServedWithLastGood": {
+			reason:         "Instances of an RGD whose last edit was refused are served with the revision whose CRD they have.",
+			owner:          "app",
+			instances:      []string{"a"},
+			refusedEdit:    true,
+			wantFinalizer:  true,
+			wantCRD:        true,
+			wantInstances:  1,
+			wantRegistered: []schema.GroupVersionKind{appGVK},
+			wantServed:     []int64{1},
+			wantReady:      "False/WaitingForInstances/1 instance of App.kro.run must be deleted first",
+		},
 		"DeletesInstancesFirst": {
 			reason:           "With --allow-crd-deletion the instances are deleted first, by their still running controller.",
 			allowCRDDeletion: true,
@@ -108,10 +128,16 @@ func TestReconcileDelete(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			rgd := testRGD(t, 1, `{name: string}`, nil)
+			first := rgd
+			var objs []client.Object
+			if tc.refusedEdit {
+				rgd = testRGD(t, 2, `{name: integer}`, nil)
+				objs = append(objs, ownedRevision(first, 1))
+			}
 			rgd.Finalizers = []string{metadata.Finalizer}
-			objs := []client.Object{rgd}
+			objs = append(objs, rgd)
 			if tc.owner != "" {
-				live := liveCRD(t, rgd)
+				live := liveCRD(t, first)
 				live.Labels[metadata.ResourceGraphDefinitionNameLabel] = tc.owner
 				objs = append(objs, live)
 			}
@@ -166,6 +192,9 @@ func TestReconcileDelete(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.wantUnregistered, engine.unregistered); diff != "" {
 				t.Errorf("%s\nunregistered kinds: -want, +got:\n%s", tc.reason, diff)
+			}
+			if diff := cmp.Diff(tc.wantServed, engine.revisions); tc.wantServed != nil && diff != "" {
+				t.Errorf("%s\nserved revisions: -want, +got:\n%s", tc.reason, diff)
 			}
 		})
 	}

@@ -212,6 +212,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // writeStatus patches the status of rgd when it differs from before, and emits an event when
 // the state changed.
 func (r *Reconciler) writeStatus(ctx context.Context, before, rgd *v1alpha1.ResourceGraphDefinition) error {
+	conditions.KeepTransitionTimes(before.Status.Conditions, rgd.Status.Conditions)
 	if equality.Semantic.DeepEqual(before.Status, rgd.Status) {
 		return nil
 	}
@@ -250,11 +251,14 @@ func (r *Reconciler) build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefin
 }
 
 // reconcileGraph builds the graph, issues its GraphRevision, applies the CRD and starts
-// serving the kind. A spec whose graph does not build never becomes a revision: the instances
-// stay served with the graph of the newest revision. It records conditions on rgd and returns
-// an error only for failures worth retrying, which are retried with backoff.
+// serving the kind. A spec that cannot serve instances, because its graph does not build or
+// because its CRD change is refused as breaking, never becomes a revision: the instances stay
+// served with the graph of the newest revision, which is therefore always the last graph whose
+// CRD could be applied, also after a restart. It records conditions on rgd and returns an
+// error only for failures worth retrying, which are retried with backoff.
 func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (bool, error) {
 	log := ctrl.LoggerFrom(ctx)
+	resetServing(rgd)
 	g, err := r.build(ctx, rgd)
 	if err != nil {
 		requeue, serveErr := r.serveLastGood(ctx, rgd)
@@ -268,14 +272,23 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 		log.Info("Graph rejected", "error", err.Error())
 		return requeue, serveErr
 	}
+	live, err := r.readCRD(ctx, g.CRD.Name)
+	if err != nil {
+		return false, err
+	}
+	if refused := refusal(rgd, live, g); refused != nil {
+		// Consent (the annotation) or another spec changes the RGD, which triggers a reconcile.
+		log.Info("CRD update refused", "error", refused.Error())
+		requeue, serveErr := r.serveLastGood(ctx, rgd)
+		setCondition(rgd, v1alpha1.ConditionKindReady, metav1.ConditionFalse, reasonBreakingChanges, refused.Error())
+		return requeue, serveErr
+	}
 	revision, err := r.issueRevision(ctx, rgd, g)
 	if err != nil {
 		setCondition(rgd, v1alpha1.ConditionGraphRevisionsResolved, metav1.ConditionFalse, reasonRevisionFailed, err.Error())
 		return false, err
 	}
 	g.Revision = revision
-	rgd.Status.TopologicalOrder = g.Order
-	rgd.Status.Resources = resourceInfo(g)
 	requeue, err := r.ensureServing(ctx, rgd, g)
 	if err == nil {
 		// Best effort: a revision left over is pruned by a later reconcile.
@@ -286,10 +299,12 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 	return requeue, err
 }
 
-// ensureServing applies g's CRD and makes the engine serve g's kind, recording KindReady and
-// ControllerReady. It returns whether to check again soon (a CRD not established yet).
+// ensureServing applies g's CRD and makes the engine serve g's kind, recording g's order and
+// resources, KindReady and ControllerReady. It returns whether to check again soon (a CRD not established yet).
 func (r *Reconciler) ensureServing(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) (bool, error) {
 	log := ctrl.LoggerFrom(ctx)
+	rgd.Status.TopologicalOrder = g.Order
+	rgd.Status.Resources = resourceInfo(g)
 	established, err := r.ensureCRD(ctx, rgd, g)
 	if err != nil {
 		reason, retry := crdFailure(err)

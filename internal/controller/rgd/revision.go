@@ -257,9 +257,10 @@ func statusEqual(a, b internalv1alpha1.GraphRevisionStatus) bool {
 }
 
 // lastGoodGraph builds the graph of the RGD's newest revision again, for serving instances
-// while the current spec does not build (after a restart nothing else remembers it). It
-// returns nil when the RGD has no revision. Only the newest is used: an older graph would prune
-// resources the last accepted spec still has.
+// while the current spec cannot serve them, because it does not build or its CRD change is
+// refused (after a restart nothing else remembers it). It returns nil when the RGD has no
+// revision. Only the newest is used: an older graph would prune resources the last accepted
+// spec still has.
 func (r *Reconciler) lastGoodGraph(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (*graph.Graph, error) {
 	revs, err := listRevisions(ctx, r.opts.Client, rgd.Name)
 	if err != nil {
@@ -290,9 +291,10 @@ func (r *Reconciler) lastGoodGraph(ctx context.Context, rgd *v1alpha1.ResourceGr
 	return g, nil
 }
 
-// serveLastGood keeps the instances of an RGD whose current spec does not build served with
-// the graph of its newest revision, recording GraphRevisionsResolved. It returns whether to
-// check again soon (a CRD not established yet).
+// serveLastGood keeps the instances of an RGD whose current spec cannot serve them served
+// with the graph of its newest revision, recording GraphRevisionsResolved, and KindReady and
+// ControllerReady for that graph. It returns whether to check again soon (a CRD not
+// established yet).
 func (r *Reconciler) serveLastGood(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (bool, error) {
 	g, err := r.lastGoodGraph(ctx, rgd)
 	if err != nil {

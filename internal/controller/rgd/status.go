@@ -12,6 +12,11 @@ import (
 // maxMessageLen bounds condition messages.
 const maxMessageLen = 4096
 
+// conditionChain lists the RGD's conditions in the order a reconcile reaches them; Ready
+// reports the first that is not True.
+var conditionChain = []string{v1alpha1.ConditionGraphAccepted, v1alpha1.ConditionGraphRevisionsResolved,
+	v1alpha1.ConditionKindReady, v1alpha1.ConditionControllerReady}
+
 func setCondition(rgd *v1alpha1.ResourceGraphDefinition, t string, status metav1.ConditionStatus, reason, message string) {
 	if len(message) > maxMessageLen {
 		message = message[:maxMessageLen-3] + "..."
@@ -20,31 +25,27 @@ func setCondition(rgd *v1alpha1.ResourceGraphDefinition, t string, status metav1
 		conditions.New(t, status, reason, message, rgd.Generation), now())
 }
 
-// summarize sets the root Ready condition and the state. Conditions not reached in this
-// reconcile (after an earlier one failed) are marked Unknown so that stale successes never
-// show.
+// resetServing marks the conditions of serving Unknown, each waiting for the one it follows,
+// until this reconcile reaches them, so that a success recorded by an earlier reconcile never
+// shows when this one stops before it. A condition set more than once in one reconcile keeps
+// its lastTransitionTime unless the status written differs (see writeStatus).
+func resetServing(rgd *v1alpha1.ResourceGraphDefinition) {
+	for i, t := range conditionChain[1:] {
+		setCondition(rgd, t, metav1.ConditionUnknown, "Pending", "waiting for "+conditionChain[i])
+	}
+}
+
+// summarize sets the root Ready condition and the state. A condition missing or of an earlier
+// generation is marked Unknown. GraphAccepted reports on the current spec; the others on the
+// graph serving instances, which is the last good one while the spec cannot serve them: an
+// invalid or refused spec leaves them reporting what is served.
 func summarize(rgd *v1alpha1.ResourceGraphDefinition) {
-	chain := []string{v1alpha1.ConditionGraphAccepted, v1alpha1.ConditionKindReady, v1alpha1.ConditionControllerReady}
-	for i, t := range chain {
-		c := conditions.Get(rgd.Status.Conditions, t)
-		if c == nil || c.ObservedGeneration != rgd.Generation {
-			setCondition(rgd, t, metav1.ConditionUnknown, "Pending", "waiting for "+chain[max(i-1, 0)])
-			continue
-		}
-		if c.Status != metav1.ConditionTrue {
-			for _, later := range chain[i+1:] {
-				setCondition(rgd, later, metav1.ConditionUnknown, "Pending", "waiting for "+t)
-			}
-			break
+	for i, t := range conditionChain {
+		if c := conditions.Get(rgd.Status.Conditions, t); c == nil || c.ObservedGeneration != rgd.Generation {
+			setCondition(rgd, t, metav1.ConditionUnknown, "Pending", "waiting for "+conditionChain[max(i-1, 0)])
 		}
 	}
-	// GraphRevisionsResolved reports on the revision serving instances, which an invalid spec
-	// does not change: it is outside the chain, but Ready needs it.
-	if c := conditions.Get(rgd.Status.Conditions, v1alpha1.ConditionGraphRevisionsResolved); c == nil || c.ObservedGeneration != rgd.Generation {
-		setCondition(rgd, v1alpha1.ConditionGraphRevisionsResolved, metav1.ConditionUnknown, "Pending", "waiting for "+v1alpha1.ConditionGraphAccepted)
-	}
-	ready := conditions.Summary(rgd.Status.Conditions, v1alpha1.ConditionReady, rgd.Generation,
-		v1alpha1.ConditionGraphAccepted, v1alpha1.ConditionGraphRevisionsResolved, v1alpha1.ConditionKindReady, v1alpha1.ConditionControllerReady)
+	ready := conditions.Summary(rgd.Status.Conditions, v1alpha1.ConditionReady, rgd.Generation, conditionChain...)
 	rgd.Status.Conditions = conditions.Set(rgd.Status.Conditions, ready, now())
 	if ready.Status == metav1.ConditionTrue {
 		rgd.Status.State = v1alpha1.ResourceGraphDefinitionStateActive
