@@ -320,8 +320,19 @@ func (p *pass) external(ctx context.Context, n *graph.Node, r *NodeResult) {
 		fail(r, fmt.Errorf("resource %q: listing external %s: %w", n.ID, n.GVK.Kind, err))
 		return
 	}
-	r.Reason = fmt.Sprintf("selected %d %s objects (%s)", len(list), n.GVK.Kind, selector)
 	p.rt.SetObservedList(n.ID, list)
+	if len(n.ReadyWhen) > 0 {
+		// Ready when every selected object is, as a collection; none selected is ready.
+		ready := true
+		r.Ready = &ready
+		for i, obj := range list {
+			p.ready(ctx, n, r, obj, fmt.Sprintf("resource %q item %d (%s)", n.ID, i, objectName(obj)))
+			if r.State == StateError || !*r.Ready {
+				return
+			}
+		}
+	}
+	r.Reason = fmt.Sprintf("selected %d %s objects (%s)", len(list), n.GVK.Kind, selector)
 }
 
 func firstIn(ids []string, set map[string]bool) string {

@@ -12,7 +12,8 @@ import (
 const (
 	// SchemaVariable is the CEL variable holding the instance (without status).
 	SchemaVariable = "schema"
-	// EachVariable is the item of a collection in its readyWhen.
+	// EachVariable is one object of a list node (an item of a collection, an object a
+	// selector externalRef selects) in the node's readyWhen.
 	EachVariable = "each"
 )
 

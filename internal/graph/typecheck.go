@@ -248,14 +248,15 @@ func checkIdentity(n *Node) error {
 	return nil
 }
 
-// compileReadyWhen compiles readyWhen, which may read only the node itself (as its id, or as
-// `each` for an item of a collection).
+// compileReadyWhen compiles readyWhen, which may read only the node itself: as its id, or as
+// `each` for one object of a list (an item of a collection, an object a selector externalRef
+// selects), which is ready when each of its objects is.
 func (tc *typeContext) compileReadyWhen(n *Node) error {
 	if len(n.readyWhen) == 0 {
 		return nil
 	}
 	name := n.ID
-	if n.IsCollection() {
+	if n.IsList() {
 		name = EachVariable
 	}
 	env, err := krocel.NewTypedEnv(tc.provider, krocel.Variable{Name: name, Type: tc.types[n.ID].CelType()})

@@ -138,6 +138,41 @@ func TestTypeCheck(t *testing.T) {
 			resources: typedRGD(t, "\n  - id: d2\n    template:\n      apiVersion: apps/v1\n      kind: Deployment\n      metadata: {name: x}\n      spec:\n        selector: ${deployment.spec.selector}\n        strategy: ${deployment.spec.selector}"),
 			want:      `resource "d2" field "spec.strategy": expression "deployment.spec.selector" returns an object with field "matchLabels", which object does not have`,
 		},
+		"SelectorReadyWhenEach": {
+			reason: "readyWhen of a selector externalRef reads each selected object as each, typed with its kind's schema",
+			resources: typedRGD(t, `
+  - id: crew
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        selector: {matchLabels: {crew: x}}
+    readyWhen: ['${each.data.?ready.orValue("") == "true"}']`),
+		},
+		"SelectorReadyWhenNotEach": {
+			reason: "readyWhen of a selector externalRef reads the item, not the list",
+			resources: typedRGD(t, `
+  - id: crew
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        selector: {matchLabels: {crew: x}}
+    readyWhen: ['${crew.size() > 0}']`),
+			want: `resource "crew" field "readyWhen[0]": expression "crew.size() > 0": ERROR: <input>:1:1: undeclared reference to 'crew'`,
+		},
+		"SelectorReadyWhenTyped": {
+			reason: "each is typed",
+			resources: typedRGD(t, `
+  - id: crew
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        selector: {matchLabels: {crew: x}}
+    readyWhen: ['${each.spec.replicas > 0}']`),
+			want: `resource "crew" field "readyWhen[0]": expression "each.spec.replicas > 0": ERROR: <input>:1:5: undefined field 'spec'`,
+		},
 		"ReadyWhenTyped": {
 			reason:    "readyWhen is typed with the node's own schema",
 			resources: typedRGD(t, "") + "\n    readyWhen: ['${deployment.status.availableReplicas == deployment.spec.replicas}', '${deployment.status.availableReplicas}']",

@@ -204,12 +204,13 @@ func (r *Runtime) Ready(ctx context.Context, id string) (bool, string, error) {
 	return r.ReadyObject(ctx, id, obj)
 }
 
-// ReadyObject evaluates a node's readyWhen against obj: the node itself, or an item of a
-// collection (bound to `each`).
+// ReadyObject evaluates a node's readyWhen against obj: the node itself, or one object of a
+// list node, an item of a collection or an object a selector externalRef selects (bound to
+// `each`).
 func (r *Runtime) ReadyObject(ctx context.Context, id string, obj map[string]any) (bool, string, error) {
 	n := r.graph.Node(id)
 	name := id
-	if n.IsCollection() {
+	if n.IsList() {
 		name = graph.EachVariable
 	}
 	if n.KroInstance && len(n.ReadyWhen) == 0 {

@@ -391,6 +391,59 @@ func TestReady(t *testing.T) {
 	}
 }
 
+// TestReadyObjectSelected checks readyWhen of a selector externalRef: it reads one selected
+// object as each.
+func TestReadyObjectSelected(t *testing.T) {
+	rgd := &v1alpha1.ResourceGraphDefinition{}
+	if err := yaml.UnmarshalStrict([]byte(`
+metadata: {name: test, uid: u1}
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: App
+  resources:
+  - id: crew
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        selector: {matchLabels: {crew: x}}
+    readyWhen:
+    - ${each.data.ready == "true"}
+`), rgd); err != nil {
+		t.Fatalf("decoding RGD: %v", err)
+	}
+	g, err := graph.NewBuilder(testMapper()).Build(context.Background(), rgd)
+	if err != nil {
+		t.Fatalf("Build(...): %v", err)
+	}
+	cases := map[string]struct {
+		reason   string
+		item     *unstructured.Unstructured
+		want     bool
+		wantExpr string
+	}{
+		"Ready":    {reason: "readyWhen true on the item", item: observedConfig("a", map[string]any{"ready": "true"}), want: true},
+		"NotReady": {reason: "readyWhen false names the expression", item: observedConfig("b", map[string]any{"ready": "false"}), wantExpr: `each.data.ready == "true"`},
+		"Pending":  {reason: "a field not there yet means not ready", item: observedConfig("c", map[string]any{}), wantExpr: `each.data.ready == "true"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rt := runtime.New(g, instance("web", "default", 1))
+			got, expr, err := rt.ReadyObject(context.Background(), "crew", tc.item.Object)
+			if err != nil {
+				t.Fatalf("%s\nReadyObject(...): %v", tc.reason, err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\nReadyObject(...): -want, +got:\n%s", tc.reason, diff)
+			}
+			if diff := cmp.Diff(tc.wantExpr, expr); diff != "" {
+				t.Errorf("%s\nReadyObject(...) expression: -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
 func TestIncluded(t *testing.T) {
 	cases := map[string]struct {
 		reason      string

@@ -245,6 +245,81 @@ spec:
 	g.Expect(get(g, configMapGVK, ns, "alice")).NotTo(gomega.BeNil())
 }
 
+// TestSelectorExternalRefReadyWhen checks readyWhen on an externalRef that selects by labels:
+// it reads each selected object as `each`, and the resource is ready when every one is (none
+// selected is ready, as for an empty collection); until then its dependents wait and the
+// instance says which object is not ready.
+func TestSelectorExternalRefReadyWhen(t *testing.T) {
+	g := gomega.NewWithT(t)
+	ctx := context.Background()
+	applyRGD(t, g, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: it-external-ready
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ItExternalReady
+  resources:
+  - id: crew
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        selector:
+          matchLabels: {crew: "${schema.metadata.name}"}
+    readyWhen:
+    - ${each.data.?ready.orValue("") == "true"}
+  - id: roster
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "${schema.metadata.name}-roster"}
+      data:
+        members: ${crew.map(m, m.metadata.name).join(",")}
+`)
+	waitRGDActive(g, "it-external-ready")
+	gvk := instanceGVK("ItExternalReady")
+	ns := newNamespace(t, g)
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: v1, kind: ConfigMap, metadata: {name: alice, namespace: %s, labels: {crew: squad}}, data: {ready: 'true'}}", ns))).To(gomega.Succeed())
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: v1, kind: ConfigMap, metadata: {name: bob, namespace: %s, labels: {crew: squad}}, data: {ready: 'false'}}", ns))).To(gomega.Succeed())
+	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: kro.run/v1alpha1, kind: ItExternalReady, metadata: {name: squad, namespace: %s}}", ns))).To(gomega.Succeed())
+
+	// bob is not ready: roster waits, and the instance names the resource, the object and the
+	// expression.
+	g.Eventually(func(g gomega.Gomega) {
+		inst := get(g, gvk, ns, "squad")
+		g.Expect(str(inst, "status", "state")).To(gomega.Equal("IN_PROGRESS"))
+		g.Expect(condition(inst, "ResourcesReady")).To(gomega.HaveKeyWithValue("message", gomega.ContainSubstring(
+			`resource "crew" item 1 (`+ns+`/bob) is not ready: readyWhen "each.data.?ready.orValue(\"\") == \"true\""`)))
+	}).Should(gomega.Succeed())
+	g.Consistently(func(g gomega.Gomega) {
+		g.Expect(get(g, configMapGVK, ns, "squad-roster")).To(gomega.BeNil())
+	}).Should(gomega.Succeed())
+
+	// bob becomes ready: the instance goes on at once.
+	bob := get(g, configMapGVK, ns, "bob")
+	patch := client.MergeFrom(bob.DeepCopy())
+	g.Expect(unstructured.SetNestedField(bob.Object, "true", "data", "ready")).To(gomega.Succeed())
+	g.Expect(env.client.Patch(ctx, bob, patch)).To(gomega.Succeed())
+	g.Eventually(func(g gomega.Gomega) {
+		roster := get(g, configMapGVK, ns, "squad-roster")
+		g.Expect(roster).NotTo(gomega.BeNil())
+		g.Expect(str(roster, "data", "members")).To(gomega.Equal("alice,bob"))
+		g.Expect(str(get(g, gvk, ns, "squad"), "status", "state")).To(gomega.Equal("ACTIVE"))
+	}).Should(gomega.Succeed())
+
+	// Nothing selected is ready.
+	for _, name := range []string{"alice", "bob"} {
+		g.Expect(env.client.Delete(ctx, get(g, configMapGVK, ns, name))).To(gomega.Succeed())
+	}
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(get(g, configMapGVK, ns, "squad-roster").Object).To(gomega.HaveKeyWithValue("data", gomega.HaveKeyWithValue("members", "")))
+		g.Expect(str(get(g, gvk, ns, "squad"), "status", "state")).To(gomega.Equal("ACTIVE"))
+	}).Should(gomega.Succeed())
+}
+
 func TestSecretDataIsBytes(t *testing.T) {
 	g := gomega.NewWithT(t)
 	ctx := context.Background()

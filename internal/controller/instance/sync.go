@@ -330,6 +330,21 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 		o.list[i] = &list.Items[i]
 	}
 	sortObjects(o.list)
+	if len(n.ReadyWhen) == 0 {
+		return o
+	}
+	// Ready when every selected object is, as a collection; none selected is ready.
+	for i, obj := range o.list {
+		ready, expr, err := p.rt.ReadyObject(ctx, n.ID, obj.Object)
+		if err != nil {
+			o.err = err
+			return o
+		}
+		if !ready {
+			o.waiting = fmt.Sprintf("resource %q item %d (%s) is not ready: readyWhen %q", n.ID, i, objectName(obj), expr)
+			return o
+		}
+	}
 	return o
 }
 
