@@ -300,7 +300,8 @@ func (r *Reconciler) reconcileGraph(ctx context.Context, rgd *v1alpha1.ResourceG
 }
 
 // ensureServing applies g's CRD and makes the engine serve g's kind, recording g's order and
-// resources, KindReady and ControllerReady. It returns whether to check again soon (a CRD not established yet).
+// resources, KindReady and ControllerReady. It returns whether to check again soon (a CRD not
+// established yet).
 func (r *Reconciler) ensureServing(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) (bool, error) {
 	log := ctrl.LoggerFrom(ctx)
 	rgd.Status.TopologicalOrder = g.Order
