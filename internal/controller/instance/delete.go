@@ -82,15 +82,17 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 }
 
 // deletionWaves groups owned objects into the order they are deleted in, dependents first.
-// An object's wave is its apply order (see runtime.ApplyOrder), read from the object itself, so that
-// objects written by the reference kro, or by an earlier graph, are deleted in their order;
-// an object without one is of a node the graph does not know and goes first.
+// An object's wave is its apply order (see runtime.ApplyOrder), read from the object itself, so
+// that objects written by the reference kro, or by an earlier graph, are deleted in their order.
+// An object without one takes the order of its node (kro.run/node-id) in the current graph;
+// one whose node the graph does not have goes first.
 func deletionWaves(g *graph.Graph, owned []*unstructured.Unstructured) [][]*unstructured.Unstructured {
 	byOrder := map[int][]*unstructured.Unstructured{}
 	for _, obj := range owned {
 		order, err := strconv.Atoi(obj.GetAnnotations()[metadata.ApplyOrderAnnotation])
 		if err != nil {
-			// A node the graph does not have gets the highest order.
+			// Without the annotation: its node's level; a node the graph does not have
+			// gets the highest order.
 			order = runtime.ApplyOrder(g, obj.GetLabels()[metadata.NodeIDLabel])
 		}
 		byOrder[order] = append(byOrder[order], obj)
