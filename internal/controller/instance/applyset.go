@@ -44,9 +44,13 @@ func inventoryAnnotations(setID string, gks, namespaces map[string]bool) map[str
 	return map[string]string{
 		metadata.ApplySetGroupKindsAnnotation:           joinSorted(gks),
 		metadata.ApplySetAdditionalNamespacesAnnotation: joinSorted(namespaces),
-		metadata.ApplySetInventoryHashAnnotation: metadata.InventoryHash(setID,
-			slices.Collect(maps.Keys(gks)), slices.Collect(maps.Keys(namespaces))),
+		metadata.ApplySetInventoryHashAnnotation:        inventoryHash(setID, gks, namespaces),
 	}
+}
+
+// inventoryHash is the reference kro's checksum of an inventory (metadata.InventoryHash).
+func inventoryHash(setID string, gks, namespaces map[string]bool) string {
+	return metadata.InventoryHash(setID, slices.Collect(maps.Keys(gks)), slices.Collect(maps.Keys(namespaces)))
 }
 
 // applySetAnnotations are the ApplySet annotations kro sets with its finalizer, before
@@ -162,10 +166,8 @@ func checkInventory(inst *unstructured.Unstructured, setID string) error {
 	if !ok {
 		return nil
 	}
-	want := metadata.InventoryHash(setID,
-		slices.Collect(maps.Keys(splitSet(a[metadata.ApplySetGroupKindsAnnotation]))),
-		slices.Collect(maps.Keys(splitSet(a[metadata.ApplySetAdditionalNamespacesAnnotation]))))
-	if got != want {
+	inv := inventoryOf(inst)
+	if want := inventoryHash(setID, inv.gks, inv.namespaces); got != want {
 		return fmt.Errorf("the ApplySet inventory of the instance does not match its checksum (%s is %q, the group-kinds and namespaces give %q); restore %s and %s, or remove the checksum to accept them as they are",
 			metadata.ApplySetInventoryHashAnnotation, got, want,
 			metadata.ApplySetGroupKindsAnnotation, metadata.ApplySetAdditionalNamespacesAnnotation)

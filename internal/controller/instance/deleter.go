@@ -46,8 +46,7 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstruc
 	if err != nil {
 		return false, err
 	}
-	path := objectPath(mapping.Resource, obj.GetNamespace(), obj.GetName())
-	raw, err := rc.Delete().AbsPath(path...).Body(body).Do(ctx).Raw()
+	raw, err := objectRequest(rc.Delete(), mapping.Resource, obj.GetNamespace(), obj.GetName()).Body(body).Do(ctx).Raw()
 	if err != nil {
 		return false, err
 	}
@@ -58,16 +57,13 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstruc
 	return true, nil
 }
 
-// objectPath is the API path of an object of gvr.
-func objectPath(gvr schema.GroupVersionResource, namespace, name string) []string {
-	path := []string{"/apis", gvr.Group, gvr.Version}
+// objectRequest points req at an object of gvr: the client's request builder makes the path.
+func objectRequest(req *rest.Request, gvr schema.GroupVersionResource, namespace, name string) *rest.Request {
+	prefix := "/apis/" + gvr.Group + "/" + gvr.Version
 	if gvr.Group == "" {
-		path = []string{"/api", gvr.Version}
+		prefix = "/api/" + gvr.Version
 	}
-	if namespace != "" {
-		path = append(path, "namespaces", namespace)
-	}
-	return append(path, gvr.Resource, name)
+	return req.AbsPath(prefix).NamespaceIfScoped(namespace, namespace != "").Resource(gvr.Resource).Name(name)
 }
 
 // deletedNow tells from the answer to a DELETE whether the object is gone.

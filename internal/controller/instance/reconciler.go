@@ -317,7 +317,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, inst *unstructured.Unstruc
 	if err != nil {
 		return err
 	}
-	return rc.Patch(types.MergePatchType).AbsPath(append(objectPath(gvr, inst.GetNamespace(), inst.GetName()), "status")...).
+	return objectRequest(rc.Patch(types.MergePatchType), gvr, inst.GetNamespace(), inst.GetName()).SubResource("status").
 		Body(patch).Do(ctx).Error()
 }
 
