@@ -166,25 +166,25 @@ const (
 
 // kstatus returns the Reconciling and Stalled conditions of the state, each carrying the
 // message of the condition that explains it; types the RGD's own conditions declare are left
-// to them.
+// to them. kstatus reads both with "abnormal-true" polarity, so a condition that would be False
+// is left out: an ACTIVE instance carries neither, and every write and watch event of it is
+// smaller.
 func (s *status) kstatus() []metav1.Condition {
-	reconciling := conditions.New(ConditionReconciling, metav1.ConditionFalse, "Reconciled", "the instance's resources are reconciled", s.generation)
-	stalled := conditions.New(ConditionStalled, metav1.ConditionFalse, "NotStalled", "no error", s.generation)
 	why := ""
 	if c := conditions.Get(s.conds, ConditionResourcesReady); c != nil {
 		why = c.Message
 	}
+	var abnormal []metav1.Condition
 	switch s.state {
 	case StateInProgress:
-		reconciling = conditions.New(ConditionReconciling, metav1.ConditionTrue, "InProgress", why, s.generation)
+		abnormal = append(abnormal, conditions.New(ConditionReconciling, metav1.ConditionTrue, "InProgress", why, s.generation))
 	case StateDeleting:
-		reconciling = conditions.New(ConditionReconciling, metav1.ConditionTrue, "Deleting", "deleting the instance's resources", s.generation)
+		abnormal = append(abnormal, conditions.New(ConditionReconciling, metav1.ConditionTrue, "Deleting", "deleting the instance's resources", s.generation))
 	case StateError:
-		reconciling.Reason, reconciling.Message = "Failed", "reconciling failed; see Stalled"
-		stalled = conditions.New(ConditionStalled, metav1.ConditionTrue, "Error", why, s.generation)
+		abnormal = append(abnormal, conditions.New(ConditionStalled, metav1.ConditionTrue, "Error", why, s.generation))
 	}
 	var out []metav1.Condition
-	for _, c := range []metav1.Condition{reconciling, stalled} {
+	for _, c := range abnormal {
 		if conditions.Get(s.custom, c.Type) != nil {
 			continue
 		}

@@ -177,3 +177,45 @@ func TestStatusMergedKeepsTransitionTime(t *testing.T) {
 		t.Errorf("lastTransitionTime of unchanged conditions: -want, +got:\n%s", diff)
 	}
 }
+
+// TestStatusKstatusAbnormalTrue: Reconciling and Stalled appear only while True, so an ACTIVE
+// instance carries the reference's four conditions and nothing more; a condition the instance
+// had before and no longer needs is removed.
+func TestStatusKstatusAbnormalTrue(t *testing.T) {
+	cases := map[string]struct {
+		res  result
+		want map[string]string // condition type -> status
+	}{
+		"active": {
+			res:  result{},
+			want: map[string]string{"InstanceManaged": "True", "GraphResolved": "True", "ResourcesReady": "True", "Ready": "True"},
+		},
+		"in progress": {
+			res: result{waiting: []string{`resource "db" is not ready`}},
+			want: map[string]string{"InstanceManaged": "True", "GraphResolved": "True", "ResourcesReady": "False", "Ready": "False",
+				"Reconciling": "True"},
+		},
+		"error": {
+			res: result{err: errors.New("boom")},
+			want: map[string]string{"InstanceManaged": "True", "GraphResolved": "False", "ResourcesReady": "False", "Ready": "False",
+				"Stalled": "True"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			// The instance was in ERROR before: Stalled True is on the wire.
+			inst := testInstance()
+			prev, _ := reconcileStatus(t, inst, result{err: errors.New("before")})
+			inst.Object["status"] = roundTrip(t, prev)
+			out, _ := reconcileStatus(t, inst, tc.res)
+			got := map[string]string{}
+			for _, c := range out["conditions"].([]any) {
+				m := c.(map[string]any)
+				got[m["type"].(string)] = m["status"].(string)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("conditions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
