@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kro-run/kro/internal/metadata"
 )
 
 // deleteObject deletes obj in the background, on the condition that it is still the object of
@@ -140,4 +142,38 @@ func (c *RESTClients) For(gvr schema.GroupVersionResource) (rest.Interface, erro
 	}
 	c.clients[gvr] = rc
 	return rc, nil
+}
+
+// applyObject server-side applies obj, with kro's field manager and forced ownership, and
+// returns the object as the API server stored it. It sends obj's JSON as it is and decodes the
+// answer straight into an Unstructured: the controller-runtime client would first convert obj
+// into an apply configuration and decode the answer twice (once for its kind).
+func (r *Reconciler) applyObject(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if r.opts.REST == nil {
+		err := r.opts.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.ForceOwnership, client.FieldOwner(metadata.FieldManager))
+		return obj, err
+	}
+	mapping, err := r.opts.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := r.opts.REST.For(mapping.Resource)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := objectRequest(rc.Patch(types.ApplyPatchType), mapping.Resource, obj.GetNamespace(), obj.GetName()).
+		Param("fieldManager", metadata.FieldManager).Param("force", "true").
+		Body(body).Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	out := &unstructured.Unstructured{}
+	if err := out.UnmarshalJSON(raw); err != nil {
+		return nil, fmt.Errorf("decoding the applied %s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	return out, nil
 }
