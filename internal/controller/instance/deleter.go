@@ -48,7 +48,7 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstruc
 	if err != nil {
 		return false, err
 	}
-	raw, err := objectRequest(rc.Delete(), mapping.Resource, obj.GetNamespace(), obj.GetName()).Body(body).Do(ctx).Raw()
+	raw, err := answer(objectRequest(rc.Delete(), mapping.Resource, obj.GetNamespace(), obj.GetName()).Body(body).Do(ctx))
 	if err != nil {
 		return false, err
 	}
@@ -129,6 +129,16 @@ func NewRESTClients(cfg *rest.Config) *RESTClients {
 	return &RESTClients{cfg: dynamic.ConfigFor(cfg), clients: map[schema.GroupVersionResource]rest.Interface{}}
 }
 
+// answer returns the body of a request's answer, or the API server's error. Result.Raw alone
+// would return a generic error made from the status code, without the Status's reason and
+// message.
+func answer(res rest.Result) ([]byte, error) {
+	if err := res.Error(); err != nil {
+		return nil, err
+	}
+	return res.Raw()
+}
+
 // For returns the client of gvr.
 func (c *RESTClients) For(gvr schema.GroupVersionResource) (rest.Interface, error) {
 	c.mu.Lock()
@@ -165,9 +175,9 @@ func (r *Reconciler) applyObject(ctx context.Context, gvk schema.GroupVersionKin
 	if err != nil {
 		return nil, err
 	}
-	raw, err := objectRequest(rc.Patch(types.ApplyPatchType), mapping.Resource, obj.GetNamespace(), obj.GetName()).
+	raw, err := answer(objectRequest(rc.Patch(types.ApplyPatchType), mapping.Resource, obj.GetNamespace(), obj.GetName()).
 		Param("fieldManager", metadata.FieldManager).Param("force", "true").
-		Body(body).Do(ctx).Raw()
+		Body(body).Do(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -102,5 +104,55 @@ func TestEcho(t *testing.T) {
 		if got := r.Echo(c.obj, c.deleted); got != c.want {
 			t.Errorf("%s: Echo = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestApplyObject: the apply is a PATCH of the object's own path with kro's field manager and
+// forced ownership, and the answer comes back as the stored object; a refusal comes back as the
+// API server's own error, with its reason and message, also when the configuration the REST
+// clients are made from names a group version (as the manager's does).
+func TestApplyObject(t *testing.T) {
+	cases := map[string]struct {
+		code     int
+		answer   string
+		wantErr  string
+		wantName string
+	}{
+		"Applied": {200, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"ns","resourceVersion":"7"},"data":{"k":"v"}}`, "", "a"},
+		"Invalid": {422, `{"apiVersion":"v1","kind":"Status","status":"Failure","reason":"Invalid","code":422,` +
+			`"message":"ConfigMap \"a\" is invalid: spec.ports[0].port: Invalid value: 70000"}`, "70000", ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var request string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				request = req.Method + " " + req.URL.Path + "?" + req.URL.RawQuery + " " + req.Header.Get("Content-Type")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.code)
+				_, _ = w.Write([]byte(tc.answer))
+			}))
+			defer srv.Close()
+			rc := NewRESTClients(&rest.Config{Host: srv.URL, ContentConfig: rest.ContentConfig{GroupVersion: &metav1.SchemeGroupVersion}})
+			mapper := meta.NewDefaultRESTMapper(nil)
+			mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, meta.RESTScopeNamespace)
+			r := New(&graph.Graph{}, Options{Client: fake.NewClientBuilder().WithRESTMapper(mapper).Build(), REST: rc})
+
+			got, err := r.applyObject(context.Background(), schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, ownedObject("a", "n", "set", false))
+			if want := "PATCH /api/v1/namespaces/ns/configmaps/a?fieldManager=kro.run%2Fapplyset&force=true application/apply-patch+yaml"; request != want {
+				t.Errorf("request %q, want %q", request, want)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want the API server's Invalid error naming %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.GetName() != tc.wantName || got.GetResourceVersion() != "7" {
+				t.Errorf("applied object %s rv %s, want the answer", got.GetName(), got.GetResourceVersion())
+			}
+		})
 	}
 }

@@ -211,10 +211,33 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 	if err != nil {
 		return err
 	}
-	if err := r.opts.Client.Patch(ctx, inst, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	if err := r.patchInstance(ctx, inst, patch); err != nil {
 		return err
 	}
 	r.appliedVersions.Store(keyOf(inst), inst.GetResourceVersion())
+	return nil
+}
+
+// patchInstance merge-patches the instance's metadata and replaces inst's content with the
+// API server's answer, decoded once.
+func (r *Reconciler) patchInstance(ctx context.Context, inst *unstructured.Unstructured, patch []byte) error {
+	if r.opts.REST == nil {
+		return r.opts.Client.Patch(ctx, inst, client.RawPatch(types.MergePatchType, patch))
+	}
+	gvr := r.graph.Load().Instance.GVR
+	rc, err := r.opts.REST.For(gvr)
+	if err != nil {
+		return err
+	}
+	raw, err := answer(objectRequest(rc.Patch(types.MergePatchType), gvr, inst.GetNamespace(), inst.GetName()).Body(patch).Do(ctx))
+	if err != nil {
+		return err
+	}
+	out := &unstructured.Unstructured{}
+	if err := out.UnmarshalJSON(raw); err != nil {
+		return fmt.Errorf("decoding the patched instance: %w", err)
+	}
+	inst.Object = out.Object
 	return nil
 }
 
