@@ -110,7 +110,7 @@ func (e *Engine) syncWatches(kc *kindController, g *graph.Graph) error {
 	want := map[Informer]bool{}
 	var added []Informer
 	for _, n := range g.Nodes {
-		for _, inf := range nodeInformers(n) {
+		for _, inf := range nodeInformers(g, n) {
 			want[inf] = true
 			if _, ok := kc.watches[inf]; ok {
 				continue
@@ -147,7 +147,7 @@ func (e *Engine) watchResources(kc *kindController, parent schema.GroupVersionKi
 	fn := func(o client.Object, _ bool) []reconcile.Request {
 		return kc.rec.ExternalRequests(inf.GVK, o)
 	}
-	if inf.Scope == ScopeOwned {
+	if inf.Scope.owned() {
 		fn = func(o client.Object, deleted bool) []reconcile.Request {
 			l := o.GetLabels()
 			if l[metadata.InstanceKindLabel] != parent.Kind || l[metadata.InstanceGroupLabel] != parent.Group || l[metadata.InstanceNameLabel] == "" {
@@ -166,7 +166,7 @@ func (e *Engine) watchResources(kc *kindController, parent schema.GroupVersionKi
 		}
 	}
 	stop := make(chan struct{})
-	err := kc.ctrl.Watch(&informerSource{cache: e.cacheOf(inf.Scope), obj: unstructuredOf(inf.GVK), stop: stop, fn: fn})
+	err := kc.ctrl.Watch(&informerSource{cache: e.cacheOf(inf.Scope), obj: inf.object(), stop: stop, fn: fn})
 	if err != nil {
 		return nil, fmt.Errorf("watching %s: %w", inf.GVK, err)
 	}

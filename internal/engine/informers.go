@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kro-run/kro/api/v1alpha1"
 	"github.com/kro-run/kro/internal/graph"
@@ -21,14 +23,24 @@ const (
 	ScopeAll Scope = iota
 	// ScopeOwned informers hold the objects of some ApplySet (Options.Owned).
 	ScopeOwned
+	// ScopeOwnedMetadata informers hold the metadata of the objects of some ApplySet
+	// (Options.Owned), for kinds whose objects kro does not read (graph.MetadataOnly).
+	ScopeOwnedMetadata
 )
 
 func (s Scope) String() string {
-	if s == ScopeOwned {
+	switch s {
+	case ScopeOwned:
 		return "owned"
+	case ScopeOwnedMetadata:
+		return "owned-metadata"
 	}
 	return "all"
 }
+
+// owned reports whether the informer holds objects of ApplySets, whose events go to the
+// instances their labels name.
+func (s Scope) owned() bool { return s == ScopeOwned || s == ScopeOwnedMetadata }
 
 // Informer names an informer the engine holds: a kind, in the cache of a scope.
 type Informer struct {
@@ -46,11 +58,22 @@ func (i Informer) labels() []string {
 func informersOf(g *graph.Graph) map[Informer]bool {
 	out := map[Informer]bool{{GVK: g.Instance.GVK, Scope: ScopeAll}: true}
 	for _, n := range g.Nodes {
-		for _, inf := range nodeInformers(n) {
+		for _, inf := range nodeInformers(g, n) {
 			out[inf] = true
 		}
 	}
 	return out
+}
+
+// object is the object the caches know the informer by: an Unstructured, or a
+// PartialObjectMetadata for a metadata informer.
+func (i Informer) object() client.Object {
+	if i.Scope == ScopeOwnedMetadata {
+		obj := &metav1.PartialObjectMetadata{}
+		obj.SetGroupVersionKind(i.GVK)
+		return obj
+	}
+	return unstructuredOf(i.GVK)
 }
 
 // nodeInformers are the informers a resource is read and watched through. What kro applies
@@ -58,9 +81,13 @@ func informersOf(g *graph.Graph) map[Informer]bool {
 // the instance its labels name. An externalRef reads objects of no ApplySet, and a resource
 // with adoptionPolicy Required waits for one to appear: they need every object of the kind,
 // whose events go to the instances that read them.
-func nodeInformers(n *graph.Node) []Informer {
+func nodeInformers(g *graph.Graph, n *graph.Node) []Informer {
 	var out []Informer
-	if n.External == nil {
+	switch {
+	case n.External != nil:
+	case g.MetadataOnly(n.GVK):
+		out = append(out, Informer{GVK: n.GVK, Scope: ScopeOwnedMetadata})
+	default:
 		out = append(out, Informer{GVK: n.GVK, Scope: ScopeOwned})
 	}
 	if n.External != nil || n.Adoption == v1alpha1.AdoptionPolicyRequired {
@@ -71,7 +98,7 @@ func nodeInformers(n *graph.Node) []Informer {
 
 // cacheOf is the cache of a scope.
 func (e *Engine) cacheOf(s Scope) cache.Cache {
-	if s == ScopeOwned {
+	if s.owned() {
 		return e.opts.Owned
 	}
 	return e.opts.Cache
@@ -88,7 +115,7 @@ func (e *Engine) ensureInformers(ctx context.Context, infs map[Informer]bool) er
 	ctx, cancel := context.WithTimeout(ctx, informerSyncTimeout)
 	defer cancel()
 	for inf := range infs {
-		if _, err := e.cacheOf(inf.Scope).GetInformer(ctx, unstructuredOf(inf.GVK)); err != nil {
+		if _, err := e.cacheOf(inf.Scope).GetInformer(ctx, inf.object()); err != nil {
 			// An informer that did not sync delivers nothing to anyone: remove it even when a
 			// graph uses it, with the watches on it, so it does not retry forever.
 			e.mu.Lock()
@@ -138,7 +165,7 @@ func (e *Engine) releaseUnused(infs map[Informer]bool) {
 
 // removeInformer stops an informer and removes it from its cache. e.mu must be held.
 func (e *Engine) removeInformer(inf Informer) {
-	if err := e.cacheOf(inf.Scope).RemoveInformer(e.runCtx, unstructuredOf(inf.GVK)); err != nil {
+	if err := e.cacheOf(inf.Scope).RemoveInformer(e.runCtx, inf.object()); err != nil {
 		e.opts.Log.Error(err, "Removing informer", "gvk", inf.GVK.String(), "cache", inf.Scope.String())
 	}
 }

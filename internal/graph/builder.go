@@ -157,6 +157,7 @@ func (b *Builder) Build(ctx context.Context, rgd *v1alpha1.ResourceGraphDefiniti
 		return nil, err
 	}
 	g.Levels = levels(g)
+	g.metadataOnly = metadataOnlyKinds(g)
 
 	g.CRD = crd.New(crd.Options{
 		Group:          group,

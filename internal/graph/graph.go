@@ -46,10 +46,69 @@ type Graph struct {
 	Warnings []string
 
 	byID map[string]*Node
+	// metadataOnly are the kinds whose objects kro applies, prunes and deletes but never
+	// reads beyond their metadata (see metadataOnlyKinds).
+	metadataOnly map[schema.GroupVersionKind]bool
 }
 
 // Node returns the node with id, or nil.
 func (g *Graph) Node(id string) *Node { return g.byID[id] }
+
+// MetadataOnly reports whether kro needs only the metadata of the objects of kind gvk it
+// applies: no expression reads one, no readyWhen tests one. It is false for a kind the graph
+// does not apply.
+func (g *Graph) MetadataOnly(gvk schema.GroupVersionKind) bool { return g.metadataOnly[gvk] }
+
+// Applies reports whether a resource of the graph (not an externalRef) is of kind gvk.
+func (g *Graph) Applies(gvk schema.GroupVersionKind) bool {
+	for _, n := range g.Nodes {
+		if n.External == nil && n.GVK == gvk {
+			return true
+		}
+	}
+	return false
+}
+
+// metadataOnlyKinds returns the kinds of the resources kro applies whose objects nothing reads:
+// no other resource's template, includeWhen or forEach, no status field or condition of the
+// instance, and no readyWhen. An RGD-generated kind is read too (it is ready when its
+// status.state is ACTIVE). Kro then caches their metadata only, which is enough to apply,
+// prune and delete them; a kind of which one resource is read is read for all of them.
+func metadataOnlyKinds(g *Graph) map[schema.GroupVersionKind]bool {
+	read := map[string]bool{}
+	for _, n := range g.Nodes {
+		for _, d := range n.Dependencies {
+			read[d] = true
+		}
+	}
+	for _, f := range g.Instance.Status {
+		for _, p := range f.Programs {
+			for _, r := range p.References {
+				read[r] = true
+			}
+		}
+	}
+	for _, p := range g.Instance.Conditions {
+		for _, r := range p.References {
+			read[r] = true
+		}
+	}
+	out := map[schema.GroupVersionKind]bool{}
+	readKinds := map[schema.GroupVersionKind]bool{}
+	for _, n := range g.Nodes {
+		switch {
+		case n.External != nil:
+		case read[n.ID] || len(n.ReadyWhen) > 0 || n.KroInstance:
+			readKinds[n.GVK] = true
+		default:
+			out[n.GVK] = true
+		}
+	}
+	for gvk := range readKinds {
+		delete(out, gvk)
+	}
+	return out
+}
 
 // Instance describes the generated API and its status projection.
 type Instance struct {

@@ -3,6 +3,7 @@ package intern
 import (
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -83,6 +84,22 @@ func (t *Table) object(m map[string]any, meta bool) {
 	}
 }
 
+// Metadata interns, in place, the namespace and the keys and values of the labels and
+// annotations of a typed object's metadata.
+func (t *Table) Metadata(m *metav1.ObjectMeta) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.strs) >= t.opts.MaxEntries {
+		t.strs = make(map[string]any)
+	}
+	m.Namespace = t.key(m.Namespace)
+	for _, strs := range []map[string]string{m.Labels, m.Annotations} {
+		for k, v := range strs {
+			strs[t.key(k)] = t.key(v)
+		}
+	}
+}
+
 func (t *Table) list(l []any) {
 	for i, e := range l {
 		switch val := e.(type) {
@@ -137,8 +154,11 @@ func (t *Table) Transform() toolscache.TransformFunc {
 		if err != nil {
 			return out, err
 		}
-		if u, ok := out.(*unstructured.Unstructured); ok {
-			t.Object(u.Object)
+		switch o := out.(type) {
+		case *unstructured.Unstructured:
+			t.Object(o.Object)
+		case *metav1.PartialObjectMetadata:
+			t.Metadata(&o.ObjectMeta)
 		}
 		return out, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -141,4 +142,37 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestTransformMetadata: the metadata objects of the owned cache drop managedFields, keep their
+// labels and annotations, and share their strings with other objects' equal ones.
+func TestTransformMetadata(t *testing.T) {
+	tbl := New(Options{})
+	meta := func(name string) *metav1.PartialObjectMetadata {
+		// strings.Clone: every string its own copy, as decoding makes them.
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: strings.Clone("team-a"),
+			Labels:        map[string]string{strings.Clone("kro.run/owned"): strings.Clone("true")},
+			Annotations:   map[string]string{strings.Clone("internal.kro.run/apply-order"): strings.Clone("1")},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kro"}},
+		}}
+	}
+	var got []*metav1.PartialObjectMetadata
+	for _, name := range []string{"a", "b"} {
+		out, err := tbl.Transform()(meta(name))
+		if err != nil {
+			t.Fatalf("Transform: %v", err)
+		}
+		got = append(got, out.(*metav1.PartialObjectMetadata))
+	}
+	want := meta("a")
+	want.ManagedFields = nil
+	if diff := cmp.Diff(want, got[0]); diff != "" {
+		t.Errorf("Transform changed the metadata (-want +got):\n%s", diff)
+	}
+	if unsafe.StringData(got[0].Namespace) != unsafe.StringData(got[1].Namespace) ||
+		unsafe.StringData(got[0].Labels["kro.run/owned"]) != unsafe.StringData(got[1].Labels["kro.run/owned"]) ||
+		unsafe.StringData(got[0].Annotations["internal.kro.run/apply-order"]) != unsafe.StringData(got[1].Annotations["internal.kro.run/apply-order"]) {
+		t.Errorf("equal namespace, label and annotation values of two objects are not shared")
+	}
 }

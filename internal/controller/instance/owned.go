@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -56,9 +57,12 @@ func partOf(obj any) ([]string, error) {
 // the informer if needed, and waiting until it has synced). It is idempotent and safe to call
 // concurrently: the informer itself records its indexes, so nothing here has to be forgotten
 // when an informer is removed and made again.
-func ownedIndexer(ctx context.Context, c cache.Cache, gvk schema.GroupVersionKind) (toolscache.Indexer, error) {
-	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(gvk)
+func ownedIndexer(ctx context.Context, c cache.Cache, gvk schema.GroupVersionKind, metadataOnly bool) (toolscache.Indexer, error) {
+	var obj client.Object = &unstructured.Unstructured{}
+	if metadataOnly {
+		obj = &metav1.PartialObjectMetadata{}
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	inf, err := c.GetInformer(ctx, obj)
 	if err != nil {
 		return nil, err
@@ -117,7 +121,10 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 	var out []*unstructured.Unstructured
 	seen := map[objectKey]bool{}
 	for _, gvk := range r.ownedKinds(g, inst) {
-		indexer, err := ownedIndexer(ctx, r.opts.Owned, gvk)
+		// The graph's own kinds are read through the informer the engine holds for them; a
+		// kind left only in the inventory needs nothing but metadata to be pruned or deleted.
+		metadataOnly := g.MetadataOnly(gvk) || !g.Applies(gvk)
+		indexer, err := ownedIndexer(ctx, r.opts.Owned, gvk, metadataOnly)
 		if err != nil {
 			return nil, clusterError(err)
 		}
@@ -128,8 +135,13 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 		for _, o := range cached {
 			// The cache's own objects, not copies: nothing here modifies them (release
 			// patches a copy).
-			u, ok := o.(*unstructured.Unstructured)
-			if !ok {
+			var u *unstructured.Unstructured
+			switch o := o.(type) {
+			case *unstructured.Unstructured:
+				u = o
+			case *metav1.PartialObjectMetadata:
+				u = fromMetadata(o)
+			default:
 				continue
 			}
 			if r.gone.has(u.GetUID()) {

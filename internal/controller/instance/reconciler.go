@@ -89,7 +89,8 @@ type Reconciler struct {
 	externals externalIndex
 	// taken holds the objects kro created or adopted that the cache does not show yet.
 	taken takenObjects
-	// appliedVersions maps an objectKey to the resourceVersion kro's last apply left.
+	// appliedVersions maps an objectKey to the resourceVersion kro's last apply left, or at
+	// which kro last found the object up to date.
 	appliedVersions sync.Map
 }
 
@@ -248,12 +249,8 @@ func (r *Reconciler) Echo(obj client.Object, deleted bool) bool {
 	if deleted {
 		return r.gone.has(obj.GetUID())
 	}
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return false
-	}
-	rv, ok := r.appliedVersions.Load(keyOf(u))
-	return ok && rv.(string) == u.GetResourceVersion()
+	rv, ok := r.appliedVersions.Load(keyOf(obj))
+	return ok && rv.(string) == obj.GetResourceVersion()
 }
 
 func hasFinalizer(obj client.Object) bool {

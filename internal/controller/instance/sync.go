@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -73,9 +74,9 @@ type objectKey struct {
 	group, kind, namespace, name string
 }
 
-func keyOf(u *unstructured.Unstructured) objectKey {
-	gvk := u.GroupVersionKind()
-	return objectKey{gvk.Group, gvk.Kind, u.GetNamespace(), u.GetName()}
+func keyOf(o client.Object) objectKey {
+	gvk := o.GetObjectKind().GroupVersionKind()
+	return objectKey{gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName()}
 }
 
 // sync applies every resource whose dependencies are ready, level by level (the nodes of a
@@ -366,9 +367,8 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 // adoptionPolicy Required waits for is looked up on the API server before kro waits.
 func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
 	annotations := desired.GetAnnotations()
-	live := &unstructured.Unstructured{}
-	live.SetGroupVersionKind(n.GVK)
-	err := r.opts.Owned.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	metadataOnly := g.MetadataOnly(n.GVK)
+	live, err := r.cachedOwned(ctx, n.GVK, client.ObjectKeyFromObject(desired), metadataOnly)
 	if apierrors.IsNotFound(err) && n.Adoption == v1alpha1.AdoptionPolicyRequired {
 		live = &unstructured.Unstructured{}
 		live.SetGroupVersionKind(n.GVK)
@@ -389,10 +389,29 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 				// Unchanged since kro wrote it, or every desired field still has its value
 				// (write-only fields such as a Secret's stringData never do: only the first
 				// check spares them a write).
-				if live.GetAnnotations()[metadata.DesiredHashAnnotation] == annotations[metadata.DesiredHashAnnotation] &&
-					(r.unchangedSinceApply(live) || isSubset(desired.Object, live.Object)) {
-					metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
-					return live, nil
+				if live.GetAnnotations()[metadata.DesiredHashAnnotation] == annotations[metadata.DesiredHashAnnotation] {
+					if r.unchangedSinceApply(live) {
+						metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
+						return live, nil
+					}
+					if metadataOnly {
+						// Changed by someone, or unknown since a restart: the cache holds
+						// metadata only, so the comparison reads the object once.
+						full := &unstructured.Unstructured{}
+						full.SetGroupVersionKind(n.GVK)
+						if err := r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), full); err == nil &&
+							full.GetLabels()[metadata.ApplySetPartOfLabel] == applySetID {
+							live = full
+						}
+					}
+					if isSubset(desired.Object, live.Object) {
+						metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
+						if metadataOnly {
+							// This resourceVersion is known to hold what kro wants.
+							r.appliedVersions.Store(keyOf(live), live.GetResourceVersion())
+						}
+						return live, nil
+					}
 				}
 			case "":
 				if n.Adoption == v1alpha1.AdoptionPolicyNever {
@@ -427,9 +446,45 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 	}
 }
 
+// cachedOwned reads an object of an ApplySet from the owned cache: the whole object, or for a
+// kind whose objects kro does not read (graph.MetadataOnly), its metadata as an Unstructured.
+func (r *Reconciler) cachedOwned(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey, metadataOnly bool) (*unstructured.Unstructured, error) {
+	if !metadataOnly {
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(gvk)
+		return live, r.opts.Owned.Get(ctx, key, live)
+	}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(gvk)
+	if err := r.opts.Owned.Get(ctx, key, meta); err != nil {
+		return nil, err
+	}
+	return fromMetadata(meta), nil
+}
+
+// fromMetadata is the Unstructured holding only an object's kind and metadata (without
+// managed fields).
+func fromMetadata(meta *metav1.PartialObjectMetadata) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetGroupVersionKind(meta.GroupVersionKind())
+	u.SetNamespace(meta.Namespace)
+	u.SetName(meta.Name)
+	u.SetUID(meta.UID)
+	u.SetResourceVersion(meta.ResourceVersion)
+	u.SetGeneration(meta.Generation)
+	u.SetCreationTimestamp(meta.CreationTimestamp)
+	u.SetDeletionTimestamp(meta.DeletionTimestamp)
+	u.SetLabels(meta.Labels)
+	u.SetAnnotations(meta.Annotations)
+	u.SetFinalizers(meta.Finalizers)
+	u.SetOwnerReferences(meta.OwnerReferences)
+	return u
+}
+
 // unchangedSinceApply reports whether the live object is exactly what kro's last apply in this
-// process left (same resourceVersion). It only spares a comparison; after a restart the
-// comparison decides.
+// process left, or what it last found up to date (same resourceVersion). It only spares a
+// comparison (and, for a metadata-only kind, the read the comparison needs); after a restart
+// the comparison decides.
 func (r *Reconciler) unchangedSinceApply(live *unstructured.Unstructured) bool {
 	rv, ok := r.appliedVersions.Load(keyOf(live))
 	return ok && rv.(string) == live.GetResourceVersion()
