@@ -54,7 +54,7 @@ var (
 	// the informer is removed.
 	Informers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kro_engine_informers",
-		Help: "Informers the engine holds for the graphs it serves (1 per kind and cache: owned or all).",
+		Help: "Informers the engine holds for the graphs it serves (1 per kind and cache: owned, owned-metadata or all).",
 	}, []string{"group", "version", "kind", "cache"})
 	// Watches is the number of kinds watched for instances, children and external references.
 	Watches = prometheus.NewGauge(prometheus.GaugeOpts{

@@ -258,6 +258,7 @@ func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstr
 				}
 			}
 			r.appliedVersions.Delete(keyOf(obj))
+			r.appliedGenerations.Delete(keyOf(obj))
 			return nil
 		})
 	}

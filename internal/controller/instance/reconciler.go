@@ -92,6 +92,9 @@ type Reconciler struct {
 	// appliedVersions maps an objectKey to the resourceVersion kro's last apply left, or at
 	// which kro last found the object up to date.
 	appliedVersions sync.Map
+	// appliedGenerations maps the objectKey of an object of a metadata-only kind to the
+	// metadata.generation kro last applied or found up to date, when the kind keeps one.
+	appliedGenerations sync.Map
 }
 
 // ExternalRequests lists the instances that read obj through an externalRef.

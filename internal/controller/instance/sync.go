@@ -390,7 +390,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 				// (write-only fields such as a Secret's stringData never do: only the first
 				// check spares them a write).
 				if live.GetAnnotations()[metadata.DesiredHashAnnotation] == annotations[metadata.DesiredHashAnnotation] {
-					if r.unchangedSinceApply(live) {
+					if r.unchangedSinceApply(live) || metadataOnly && r.specUnchangedSinceApply(desired, live) {
 						metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
 						return live, nil
 					}
@@ -408,7 +408,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 						metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
 						if metadataOnly {
 							// This resourceVersion is known to hold what kro wants.
-							r.appliedVersions.Store(keyOf(live), live.GetResourceVersion())
+							r.recordApplied(live, true)
 						}
 						return live, nil
 					}
@@ -431,7 +431,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 			if guard != "" {
 				r.taken.add(applySetID, keyOf(applied), n.GVK)
 			}
-			r.appliedVersions.Store(keyOf(applied), applied.GetResourceVersion())
+			r.recordApplied(applied, metadataOnly)
 			return applied, nil
 		}
 		metrics.Applies.WithLabelValues(r.kind(), "error").Inc()
@@ -479,6 +479,37 @@ func fromMetadata(meta *metav1.PartialObjectMetadata) *unstructured.Unstructured
 	u.SetFinalizers(meta.Finalizers)
 	u.SetOwnerReferences(meta.OwnerReferences)
 	return u
+}
+
+// recordApplied remembers the object as kro applied it or found it up to date: its
+// resourceVersion, and for a metadata-only kind its generation.
+func (r *Reconciler) recordApplied(obj *unstructured.Unstructured, metadataOnly bool) {
+	r.appliedVersions.Store(keyOf(obj), obj.GetResourceVersion())
+	if metadataOnly && obj.GetGeneration() > 0 {
+		r.appliedGenerations.Store(keyOf(obj), obj.GetGeneration())
+	}
+}
+
+// specUnchangedSinceApply reports, for an object of a metadata-only kind, whether only its
+// status can have changed since kro applied it or found it up to date: the kind keeps a
+// generation, which is the one recorded then, and the object still has kro's labels and
+// annotations. A controller's status updates then cost no read.
+func (r *Reconciler) specUnchangedSinceApply(desired, live *unstructured.Unstructured) bool {
+	gen, ok := r.appliedGenerations.Load(keyOf(live))
+	if !ok || live.GetGeneration() == 0 || gen.(int64) != live.GetGeneration() {
+		return false
+	}
+	return containsAll(live.GetLabels(), desired.GetLabels()) && containsAll(live.GetAnnotations(), desired.GetAnnotations())
+}
+
+// containsAll reports whether have holds every key of want with its value.
+func containsAll(have, want map[string]string) bool {
+	for k, v := range want {
+		if cur, ok := have[k]; !ok || cur != v {
+			return false
+		}
+	}
+	return true
 }
 
 // unchangedSinceApply reports whether the live object is exactly what kro's last apply in this
