@@ -86,8 +86,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 // that objects written by the reference kro, or by an earlier graph, are deleted in their order.
 // An object without one takes the order of its node (kro.run/node-id) in the current graph;
 // one whose node the graph does not have goes first.
-func deletionWaves(g *graph.Graph, owned []*unstructured.Unstructured) [][]*unstructured.Unstructured {
-	byOrder := map[int][]*unstructured.Unstructured{}
+func deletionWaves(g *graph.Graph, owned []client.Object) [][]client.Object {
+	byOrder := map[int][]client.Object{}
 	for _, obj := range owned {
 		order, err := strconv.Atoi(obj.GetAnnotations()[metadata.ApplyOrderAnnotation])
 		if err != nil {
@@ -99,7 +99,7 @@ func deletionWaves(g *graph.Graph, owned []*unstructured.Unstructured) [][]*unst
 	}
 	orders := slices.Sorted(maps.Keys(byOrder))
 	slices.Reverse(orders)
-	waves := make([][]*unstructured.Unstructured, 0, len(orders))
+	waves := make([][]client.Object, 0, len(orders))
 	for _, o := range orders {
 		waves = append(waves, byOrder[o])
 	}
@@ -130,7 +130,7 @@ func (r *Reconciler) collectOrphans(ctx context.Context, g *graph.Graph, req ctr
 	case err != nil:
 		return clusterError(err)
 	}
-	var orphans []*unstructured.Unstructured
+	var orphans []client.Object
 	for _, obj := range owned {
 		if live == nil || obj.GetLabels()[metadata.InstanceIDLabel] != string(live.GetUID()) {
 			orphans = append(orphans, obj)

@@ -25,13 +25,14 @@ import (
 // (a deletionTimestamp) when deletion waits for finalizers or a grace period: only then does
 // the caller have to wait for the watch. Without a REST client (unit tests), deletion is
 // never reported as done.
-func (r *Reconciler) deleteObject(ctx context.Context, obj *unstructured.Unstructured) (bool, error) {
+func (r *Reconciler) deleteObject(ctx context.Context, obj client.Object) (bool, error) {
 	uid := obj.GetUID()
 	if r.opts.REST == nil {
 		return false, r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
 			client.Preconditions{UID: &uid})
 	}
-	mapping, err := r.opts.Client.RESTMapper().RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	mapping, err := r.opts.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return false, err
 	}

@@ -117,8 +117,8 @@ func (r *Reconciler) ownedKinds(g *graph.Graph, inst *unstructured.Unstructured)
 // listOwned returns the objects of the instance's ApplySet, of every kind it may own. Objects
 // kro has just taken (see takenObjects) that the cache does not show yet are read from the API
 // server, except those in wanted, which the caller keeps anyway.
-func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, setID string, wanted map[objectKey]string) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
+func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, setID string, wanted map[objectKey]string) ([]client.Object, error) {
+	var out []client.Object
 	seen := map[objectKey]bool{}
 	for _, gvk := range r.ownedKinds(g, inst) {
 		// The graph's own kinds are read through the informer the engine holds for them; a
@@ -135,13 +135,9 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 		for _, o := range cached {
 			// The cache's own objects, not copies: nothing here modifies them (release
 			// patches a copy).
-			var u *unstructured.Unstructured
-			switch o := o.(type) {
-			case *unstructured.Unstructured:
-				u = o
-			case *metav1.PartialObjectMetadata:
-				u = fromMetadata(o)
-			default:
+			// An Unstructured, or a PartialObjectMetadata for a metadata-only kind.
+			u, ok := o.(client.Object)
+			if !ok {
 				continue
 			}
 			if r.gone.has(u.GetUID()) {
@@ -222,7 +218,7 @@ func (t *takenObjects) forget(setID string, key objectKey) {
 // Any other is deleted in the background (what it owns goes too: a Job's Pods). Both carry the
 // object's UID as a precondition, so that an object replaced by someone else since the cache
 // saw it is never touched. An object already being deleted is waited for.
-func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstructured, setID, reason string) (bool, error) {
+func (r *Reconciler) removeOwned(ctx context.Context, objs []client.Object, setID, reason string) (bool, error) {
 	var pending atomic.Bool
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(maxParallelDeletes)
@@ -235,7 +231,7 @@ func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstr
 			continue
 		}
 		eg.Go(func() error {
-			log := ctrl.LoggerFrom(ctx).WithValues("reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetKind(), "name", objectName(obj))
+			log := ctrl.LoggerFrom(ctx).WithValues("reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetObjectKind().GroupVersionKind().Kind, "name", objectName(obj))
 			var err error
 			gone := true
 			if v1alpha1.DeletionPolicy(obj.GetAnnotations()[metadata.DeletionPolicyAnnotation]).Orphans() {
@@ -250,7 +246,7 @@ func (r *Reconciler) removeOwned(ctx context.Context, objs []*unstructured.Unstr
 			case err != nil:
 				// A conflict means the object was replaced since the cache saw it: the new one
 				// is not this one, and the retry reads the cache again.
-				return clusterError(fmt.Errorf("removing %s %s: %w", obj.GetKind(), objectName(obj), err))
+				return clusterError(fmt.Errorf("removing %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, objectName(obj), err))
 			default:
 				metrics.Deletions.WithLabelValues(r.kind(), reason).Inc()
 				if !gone {
@@ -273,7 +269,7 @@ const maxParallelDeletes = 8
 
 // release removes kro's labels and annotations from an object with a merge patch whose
 // metadata.uid is a precondition.
-func (r *Reconciler) release(ctx context.Context, obj *unstructured.Unstructured) error {
+func (r *Reconciler) release(ctx context.Context, obj client.Object) error {
 	labels := map[string]any{}
 	for k, v := range obj.GetLabels() {
 		if metadata.IsReserved(k) || k == metadata.ApplySetPartOfLabel || k == metadata.ManagedByLabel && v == metadata.ManagedByKro {
@@ -292,5 +288,5 @@ func (r *Reconciler) release(ctx context.Context, obj *unstructured.Unstructured
 	if err != nil {
 		return err
 	}
-	return r.opts.Client.Patch(ctx, obj.DeepCopy(), client.RawPatch(types.MergePatchType, patch))
+	return r.opts.Client.Patch(ctx, obj.DeepCopyObject().(client.Object), client.RawPatch(types.MergePatchType, patch))
 }

@@ -46,30 +46,35 @@ func TestDeleteOwned(t *testing.T) {
 	}
 	cases := map[string]struct {
 		reason  string
-		objs    []*unstructured.Unstructured
+		objs    []client.Object
 		failFor string
 		want    []deleted
 		wantErr bool
 	}{
 		"OwnObjects": {
 			reason: "objects of this ApplySet are deleted with a UID precondition, in the background",
-			objs:   []*unstructured.Unstructured{ownedObject("a", "n", "set", false), ownedObject("b", "n", "set", false)},
+			objs:   []client.Object{ownedObject("a", "n", "set", false), ownedObject("b", "n", "set", false)},
 			want: []deleted{
 				{"a", "uid-a", metav1.DeletePropagationBackground},
 				{"b", "uid-b", metav1.DeletePropagationBackground},
 			},
 		},
+		"MetadataOnly": {
+			reason: "an object of a metadata-only kind, as its cache holds it, is deleted the same way",
+			objs:   []client.Object{metadataObject(ownedObject("m", "n", "set", false))},
+			want:   []deleted{{"m", "uid-m", metav1.DeletePropagationBackground}},
+		},
 		"OtherApplySet": {
 			reason: "an object of another ApplySet is never deleted",
-			objs:   []*unstructured.Unstructured{ownedObject("a", "n", "other", false), ownedObject("b", "n", "", false)},
+			objs:   []client.Object{ownedObject("a", "n", "other", false), ownedObject("b", "n", "", false)},
 		},
 		"AlreadyDeleting": {
 			reason: "an object already being deleted is not deleted again",
-			objs:   []*unstructured.Unstructured{ownedObject("a", "n", "set", true)},
+			objs:   []client.Object{ownedObject("a", "n", "set", true)},
 		},
 		"Replaced": {
 			reason:  "a UID precondition failure is an error to retry, not success",
-			objs:    []*unstructured.Unstructured{ownedObject("a", "n", "set", false)},
+			objs:    []client.Object{ownedObject("a", "n", "set", false)},
 			failFor: "a",
 			want:    []deleted{{"a", "uid-a", metav1.DeletePropagationBackground}},
 			wantErr: true,
@@ -117,11 +122,24 @@ func TestDeleteOwned(t *testing.T) {
 	}
 }
 
+// metadataObject is u as the cache of a metadata-only kind holds it.
+func metadataObject(u *unstructured.Unstructured) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(u.GroupVersionKind())
+	m.SetNamespace(u.GetNamespace())
+	m.SetName(u.GetName())
+	m.SetUID(u.GetUID())
+	m.SetLabels(u.GetLabels())
+	m.SetAnnotations(u.GetAnnotations())
+	m.SetDeletionTimestamp(u.GetDeletionTimestamp())
+	return m
+}
+
 // TestDeletionWaves checks the order of deletion: objects of unknown nodes first, then the
 // graph's levels from the last to the first.
 func TestDeletionWaves(t *testing.T) {
 	g := &graph.Graph{Levels: [][]string{{"config"}, {"deploy", "svc"}, {"ingress"}}}
-	owned := []*unstructured.Unstructured{
+	owned := []client.Object{
 		ownedObject("c", "config", "set", false),
 		ownedObject("d", "deploy", "set", false),
 		ownedObject("s", "svc", "set", false),

@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
@@ -19,7 +20,7 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 	if err != nil {
 		return err
 	}
-	var stale []*unstructured.Unstructured
+	var stale []client.Object
 	for _, obj := range owned {
 		if _, kept := p.keep[keyOf(obj)]; kept || p.notReady[obj.GetLabels()[metadata.NodeIDLabel]] {
 			continue

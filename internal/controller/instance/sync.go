@@ -555,7 +555,7 @@ func isClusterError(err error) bool {
 	return errors.As(err, &cf)
 }
 
-func objectName(u *unstructured.Unstructured) string {
+func objectName(u client.Object) string {
 	if u.GetNamespace() == "" {
 		return u.GetName()
 	}
