@@ -69,3 +69,31 @@ func isEmpty(v any) bool {
 	}
 	return false
 }
+
+// mergePatchOf returns the JSON merge patch (RFC 7386) that turns from into to, both decoded
+// JSON objects: the keys whose values changed or are new, null for the keys removed, nested
+// objects patched key by key. It is what CreateMergePatch of their JSON gives, without encoding
+// and parsing both.
+func mergePatchOf(from, to map[string]any) map[string]any {
+	patch := map[string]any{}
+	for k, tv := range to {
+		fv, had := from[k]
+		if tm, ok := tv.(map[string]any); ok {
+			if fm, ok := fv.(map[string]any); ok && had {
+				if sub := mergePatchOf(fm, tm); len(sub) > 0 {
+					patch[k] = sub
+				}
+				continue
+			}
+		}
+		if !had || !equality.Semantic.DeepEqual(fv, tv) {
+			patch[k] = tv
+		}
+	}
+	for k := range from {
+		if _, ok := to[k]; !ok {
+			patch[k] = nil
+		}
+	}
+	return patch
+}

@@ -1,7 +1,10 @@
 package instance
 
 import (
+	"encoding/json"
 	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -187,6 +190,53 @@ func TestIsSubset(t *testing.T) {
 			got := isSubset(tc.desired, tc.live)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s\nisSubset(...): -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+// TestMergePatchOf: the patch built from the decoded objects is the one the JSON merge patch
+// library computes from their JSON, and applying it to from gives to.
+func TestMergePatchOf(t *testing.T) {
+	cases := map[string]struct{ from, to string }{
+		"Unchanged":        {`{"state":"ACTIVE","n":1}`, `{"state":"ACTIVE","n":1}`},
+		"ValueChanged":     {`{"state":"IN_PROGRESS","n":1}`, `{"state":"ACTIVE","n":1}`},
+		"KeyAdded":         {`{"state":"ACTIVE"}`, `{"state":"ACTIVE","url":"http://x"}`},
+		"KeyRemoved":       {`{"state":"ACTIVE","url":"http://x"}`, `{"state":"ACTIVE"}`},
+		"NestedKeyRemoved": {`{"endpoint":{"host":"a","port":80}}`, `{"endpoint":{"host":"a"}}`},
+		"NestedChanged":    {`{"endpoint":{"host":"a","port":80}}`, `{"endpoint":{"host":"b","port":80}}`},
+		"ObjectToScalar":   {`{"endpoint":{"host":"a"}}`, `{"endpoint":"a"}`},
+		"ScalarToObject":   {`{"endpoint":"a"}`, `{"endpoint":{"host":"a"}}`},
+		"ListReplaced": {`{"conditions":[{"type":"Ready","status":"False"}]}`,
+			`{"conditions":[{"type":"Ready","status":"True"},{"type":"GraphResolved","status":"True"}]}`},
+		"FromEmpty": {`{}`, `{"state":"ACTIVE","conditions":[],"observedGeneration":2}`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var from, to map[string]any
+			if err := json.Unmarshal([]byte(tc.from), &from); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(tc.to), &to); err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.Marshal(mergePatchOf(from, to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := jsonpatch.CreateMergePatch([]byte(tc.from), []byte(tc.to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !jsonpatch.Equal(got, want) {
+				t.Errorf("mergePatchOf = %s, want %s (the library's)", got, want)
+			}
+			applied, err := jsonpatch.MergePatch([]byte(tc.from), got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !jsonpatch.Equal(applied, []byte(tc.to)) {
+				t.Errorf("from with the patch applied = %s, want %s", applied, tc.to)
 			}
 		})
 	}

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -75,7 +74,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, g *graph.Graph, inst *
 	r.lastStatus.Delete(inst.GetUID())
 	r.appliedVersions.Delete(keyOf(inst))
 	r.externals.set(client.ObjectKeyFromObject(inst), nil)
-	if err := r.opts.Client.Patch(ctx, inst, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
+	if err := r.patchInstance(ctx, inst, patch, false); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, clusterError(fmt.Errorf("removing finalizer: %w", err))
 	}
 	return ctrl.Result{}, nil

@@ -31,8 +31,7 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj client.Object) (bool,
 		return false, r.opts.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground),
 			client.Preconditions{UID: &uid})
 	}
-	gvk := obj.GetObjectKind().GroupVersionKind()
-	mapping, err := r.opts.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	gvr, err := r.resourceOf(obj.GetObjectKind().GroupVersionKind())
 	if err != nil {
 		return false, err
 	}
@@ -45,11 +44,11 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj client.Object) (bool,
 	if err != nil {
 		return false, err
 	}
-	rc, err := r.opts.REST.For(mapping.Resource)
+	rc, err := r.opts.REST.For(gvr)
 	if err != nil {
 		return false, err
 	}
-	raw, err := answer(objectRequest(rc.Delete(), mapping.Resource, obj.GetNamespace(), obj.GetName()).Body(body).Do(ctx))
+	raw, err := answer(objectRequest(rc.Delete(), gvr, obj.GetNamespace(), obj.GetName()).Body(body).Do(ctx))
 	if err != nil {
 		return false, err
 	}
@@ -58,6 +57,23 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj client.Object) (bool,
 	}
 	r.gone.add(uid)
 	return true, nil
+}
+
+// resourceOf is the resource of a kind: the one the graph resolved for its resources (a
+// lookup in the REST mapper costs allocations on every request), else the REST mapper's.
+func (r *Reconciler) resourceOf(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
+	if g := r.graph.Load(); g != nil {
+		for _, n := range g.Nodes {
+			if n.GVK == gvk && n.GVR.Resource != "" {
+				return n.GVR, nil
+			}
+		}
+	}
+	mapping, err := r.opts.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return schema.GroupVersionResource{}, err
+	}
+	return mapping.Resource, nil
 }
 
 // objectRequest points req at an object of gvr: the client's request builder makes the path.
@@ -164,7 +180,7 @@ func (r *Reconciler) applyObject(ctx context.Context, gvk schema.GroupVersionKin
 		err := r.opts.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.ForceOwnership, client.FieldOwner(metadata.FieldManager))
 		return obj, err
 	}
-	mapping, err := r.opts.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	gvr, err := r.resourceOf(gvk)
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +188,11 @@ func (r *Reconciler) applyObject(ctx context.Context, gvk schema.GroupVersionKin
 	if err != nil {
 		return nil, err
 	}
-	rc, err := r.opts.REST.For(mapping.Resource)
+	rc, err := r.opts.REST.For(gvr)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := answer(objectRequest(rc.Patch(types.ApplyPatchType), mapping.Resource, obj.GetNamespace(), obj.GetName()).
+	raw, err := answer(objectRequest(rc.Patch(types.ApplyPatchType), gvr, obj.GetNamespace(), obj.GetName()).
 		Param("fieldManager", metadata.FieldManager).Param("force", "true").
 		Body(body).Do(ctx))
 	if err != nil {

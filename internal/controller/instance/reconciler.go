@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,7 +27,6 @@ import (
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
 	"github.com/kro-run/kro/internal/metrics"
-	"github.com/kro-run/kro/internal/runtime"
 )
 
 // Instance states (SPEC §6).
@@ -215,16 +214,16 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 	if err != nil {
 		return err
 	}
-	if err := r.patchInstance(ctx, inst, patch); err != nil {
+	if err := r.patchInstance(ctx, inst, patch, true); err != nil {
 		return err
 	}
 	r.appliedVersions.Store(keyOf(inst), inst.GetResourceVersion())
 	return nil
 }
 
-// patchInstance merge-patches the instance's metadata and replaces inst's content with the
-// API server's answer, decoded once.
-func (r *Reconciler) patchInstance(ctx context.Context, inst *unstructured.Unstructured, patch []byte) error {
+// patchInstance merge-patches the instance's metadata; with keepAnswer, inst's content is
+// replaced with the API server's answer, decoded once.
+func (r *Reconciler) patchInstance(ctx context.Context, inst *unstructured.Unstructured, patch []byte, keepAnswer bool) error {
 	if r.opts.REST == nil {
 		return r.opts.Client.Patch(ctx, inst, client.RawPatch(types.MergePatchType, patch))
 	}
@@ -233,7 +232,11 @@ func (r *Reconciler) patchInstance(ctx context.Context, inst *unstructured.Unstr
 	if err != nil {
 		return err
 	}
-	raw, err := answer(objectRequest(rc.Patch(types.MergePatchType), gvr, inst.GetNamespace(), inst.GetName()).Body(patch).Do(ctx))
+	res := objectRequest(rc.Patch(types.MergePatchType), gvr, inst.GetNamespace(), inst.GetName()).Body(patch).Do(ctx)
+	if !keepAnswer {
+		return res.Error()
+	}
+	raw, err := answer(res)
 	if err != nil {
 		return err
 	}
@@ -267,15 +270,14 @@ func hasFinalizer(obj client.Object) bool {
 
 // writeStatus patches the status subresource when it changed.
 func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstructured, st *status) error {
-	desired, changed, err := st.merged(inst)
+	desired, raw, changed, err := st.merged(inst)
 	if err != nil || !changed {
 		return err
 	}
 	oldState, _, _ := unstructured.NestedString(inst.Object, "status", "state")
-	hash, err := runtime.HashJSON(desired)
-	if err != nil {
-		return err
-	}
+	h := fnv.New64a()
+	_, _ = h.Write(raw)
+	hash := h.Sum64()
 	if last, ok := r.lastStatus.Load(inst.GetUID()); ok {
 		if last.(writtenStatus).hash == hash {
 			// Already written; the cache has not caught up with that write yet.
@@ -316,19 +318,10 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 // status to desired, and sets desired on inst. The answer is not read.
 func (r *Reconciler) patchStatus(ctx context.Context, inst *unstructured.Unstructured, desired map[string]any) error {
 	current, _, _ := unstructured.NestedMap(inst.Object, "status")
-	from, err := json.Marshal(current)
+	patch, err := json.Marshal(map[string]any{"status": mergePatchOf(current, desired)})
 	if err != nil {
 		return err
 	}
-	to, err := json.Marshal(desired)
-	if err != nil {
-		return err
-	}
-	diff, err := jsonpatch.CreateMergePatch(from, to)
-	if err != nil {
-		return err
-	}
-	patch := append(append([]byte(`{"status":`), diff...), '}')
 	if err := unstructured.SetNestedField(inst.Object, desired, "status"); err != nil {
 		return err
 	}

@@ -197,8 +197,9 @@ func (s *status) kstatus() []metav1.Condition {
 	return out
 }
 
-// merged returns the status object to write and whether it differs from the instance's.
-func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, bool, error) {
+// merged returns the status object to write, its JSON, and whether it differs from the
+// instance's.
+func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, []byte, bool, error) {
 	s.summarize()
 	written := s.conds
 	if s.custom != nil {
@@ -216,7 +217,7 @@ func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, bool, 
 	for i := range written {
 		m, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(&written[i])
 		if err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
 		conds = append(conds, m)
 	}
@@ -224,12 +225,12 @@ func (s *status) merged(inst *unstructured.Unstructured) (map[string]any, bool, 
 	// Compare in the form the API server returns: through JSON, where a whole float is an int.
 	raw, err := json.Marshal(out)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	out = map[string]any{}
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	current, _, _ := unstructured.NestedMap(inst.Object, "status")
-	return out, !equality.Semantic.DeepEqual(current, out), nil
+	return out, raw, !equality.Semantic.DeepEqual(current, out), nil
 }

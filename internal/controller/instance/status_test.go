@@ -25,7 +25,7 @@ func reconcileStatus(t *testing.T, inst *unstructured.Unstructured, res result) 
 	st := newStatus(inst)
 	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Managed", "instance is properly managed with finalizers and labels")
 	st.apply(res)
-	out, changed, err := st.merged(inst)
+	out, _, changed, err := st.merged(inst)
 	if err != nil {
 		t.Fatalf("merged(...): %v", err)
 	}
