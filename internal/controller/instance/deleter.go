@@ -172,10 +172,11 @@ func (c *RESTClients) For(gvr schema.GroupVersionResource) (rest.Interface, erro
 }
 
 // applyObject server-side applies obj, with kro's field manager and forced ownership, and
-// returns the object as the API server stored it. It sends obj's JSON as it is and decodes the
-// answer straight into an Unstructured: the controller-runtime client would first convert obj
-// into an apply configuration and decode the answer twice (once for its kind).
-func (r *Reconciler) applyObject(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+// returns the object as the API server stored it, or only its metadata for a metadata-only
+// kind. It sends obj's JSON as it is and decodes the answer once: the controller-runtime
+// client would first convert obj into an apply configuration and decode the answer twice (once
+// for its kind).
+func (r *Reconciler) applyObject(ctx context.Context, gvk schema.GroupVersionKind, obj *unstructured.Unstructured, metadataOnly bool) (*unstructured.Unstructured, error) {
 	if r.opts.REST == nil {
 		err := r.opts.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.ForceOwnership, client.FieldOwner(metadata.FieldManager))
 		return obj, err
@@ -198,9 +199,33 @@ func (r *Reconciler) applyObject(ctx context.Context, gvk schema.GroupVersionKin
 	if err != nil {
 		return nil, err
 	}
+	if metadataOnly {
+		var meta appliedMetadata
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return nil, fmt.Errorf("decoding the applied %s %s: %w", gvk.Kind, obj.GetName(), err)
+		}
+		pom := &metav1.PartialObjectMetadata{ObjectMeta: meta.Metadata.ObjectMeta}
+		pom.SetGroupVersionKind(gvk)
+		return fromMetadata(pom), nil
+	}
 	out := &unstructured.Unstructured{}
 	if err := out.UnmarshalJSON(raw); err != nil {
 		return nil, fmt.Errorf("decoding the applied %s %s: %w", gvk.Kind, obj.GetName(), err)
 	}
 	return out, nil
 }
+
+// appliedMetadata is what kro reads of an applied object of a metadata-only kind: its
+// metadata without managedFields, which the decoder skips instead of building (they are most of
+// a server-side applied object's size).
+type appliedMetadata struct {
+	Metadata struct {
+		metav1.ObjectMeta
+		ManagedFields skipped `json:"managedFields,omitempty"`
+	} `json:"metadata"`
+}
+
+// skipped is a JSON value decoded into nothing.
+type skipped struct{}
+
+func (*skipped) UnmarshalJSON([]byte) error { return nil }

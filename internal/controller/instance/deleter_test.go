@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -112,15 +114,25 @@ func TestEcho(t *testing.T) {
 // API server's own error, with its reason and message, also when the configuration the REST
 // clients are made from names a group version (as the manager's does).
 func TestApplyObject(t *testing.T) {
+	const applied = `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"ns","resourceVersion":"7",` +
+		`"labels":{"kro.run/owned":"true"},"managedFields":[{"manager":"kro.run/applyset","operation":"Apply","fieldsType":"FieldsV1",` +
+		`"fieldsV1":{"f:data":{"f:k":{}}}}]},"data":{"k":"v"}}`
 	cases := map[string]struct {
-		code     int
-		answer   string
-		wantErr  string
-		wantName string
+		code         int
+		answer       string
+		metadataOnly bool
+		wantErr      string
+		want         map[string]any
 	}{
-		"Applied": {200, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"ns","resourceVersion":"7"},"data":{"k":"v"}}`, "", "a"},
-		"Invalid": {422, `{"apiVersion":"v1","kind":"Status","status":"Failure","reason":"Invalid","code":422,` +
-			`"message":"ConfigMap \"a\" is invalid: spec.ports[0].port: Invalid value: 70000"}`, "70000", ""},
+		"Applied": {code: 200, answer: applied, want: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "a", "namespace": "ns", "resourceVersion": "7", "labels": map[string]any{"kro.run/owned": "true"},
+				"managedFields": []any{map[string]any{"manager": "kro.run/applyset", "operation": "Apply", "fieldsType": "FieldsV1",
+					"fieldsV1": map[string]any{"f:data": map[string]any{"f:k": map[string]any{}}}}}},
+			"data": map[string]any{"k": "v"}}},
+		"AppliedMetadataOnly": {code: 200, answer: applied, metadataOnly: true, want: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "a", "namespace": "ns", "resourceVersion": "7", "labels": map[string]any{"kro.run/owned": "true"}}}},
+		"Invalid": {code: 422, answer: `{"apiVersion":"v1","kind":"Status","status":"Failure","reason":"Invalid","code":422,` +
+			`"message":"ConfigMap \"a\" is invalid: spec.ports[0].port: Invalid value: 70000"}`, wantErr: "70000"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -137,7 +149,7 @@ func TestApplyObject(t *testing.T) {
 			mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, meta.RESTScopeNamespace)
 			r := New(&graph.Graph{}, Options{Client: fake.NewClientBuilder().WithRESTMapper(mapper).Build(), REST: rc})
 
-			got, err := r.applyObject(context.Background(), schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, ownedObject("a", "n", "set", false))
+			got, err := r.applyObject(context.Background(), schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, ownedObject("a", "n", "set", false), tc.metadataOnly)
 			if want := "PATCH /api/v1/namespaces/ns/configmaps/a?fieldManager=kro.run%2Fapplyset&force=true application/apply-patch+yaml"; request != want {
 				t.Errorf("request %q, want %q", request, want)
 			}
@@ -150,8 +162,8 @@ func TestApplyObject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.GetName() != tc.wantName || got.GetResourceVersion() != "7" {
-				t.Errorf("applied object %s rv %s, want the answer", got.GetName(), got.GetResourceVersion())
+			if diff := cmp.Diff(tc.want, got.Object); diff != "" {
+				t.Errorf("applied object (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -425,7 +425,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		applied := desired.DeepCopy()
 		applied.SetResourceVersion(guard)
 		ctrl.LoggerFrom(ctx).V(1).Info("Applying resource", "node", n.ID, "kind", n.GVK.Kind, "name", desired.GetName(), "namespace", desired.GetNamespace())
-		applied, err = r.applyObject(ctx, n.GVK, applied)
+		applied, err = r.applyObject(ctx, n.GVK, applied, metadataOnly)
 		if err == nil {
 			metrics.Applies.WithLabelValues(r.kind(), "success").Inc()
 			if guard != "" {
