@@ -1,17 +1,20 @@
 // Command floor is the bench's "perfect controller": for the bench's scenarios it performs
 // exactly the writes any controller must make, and nothing else, so kro's figures can be set
-// against a physical floor.
+// against a physical floor. It is as strong as the shared harness's floor.
 //
 // For every instance of the floor's copies of the scenario kinds (group floor.bench.kro.run) it
-//   - server-side applies the children in dependency order, one request at a time, each
-//     dependent rendered from the previous apply's response (no GETs: the response is the
-//     object), then
+//   - server-side applies the children that are not in its cache, level by level of the
+//     dependency graph: the children of one level concurrently (one request in flight per
+//     child), each dependent rendered from the apply *responses* of the level before (no GETs:
+//     the response is the object), then
 //   - writes the instance status once (state ACTIVE), with one merge patch of /status;
-//   - on a child's deletion (drift) re-applies just that child;
-//   - on the instance's deletion deletes its children, dependents first, one at a time.
+//   - on a child's deletion (drift) applies just that child again (it is missing from the cache);
+//   - once an instance is gone, deletes the children still in its cache, all concurrently, once
+//     (the instance is remembered as cleaned, so the children's delete events cause nothing).
 //
 // It reads only through informers (one LIST+WATCH per kind, children filtered by the floor's
-// label) and uses a client-go workqueue with the same number of workers and the same client
+// label), is woken by an instance's creation, deletion or generation change and by a child's
+// deletion, and uses a client-go workqueue with the same number of workers and the same client
 // QPS/burst as kro's defaults unless told otherwise (--qps -1: unthrottled).
 package main
 
@@ -23,6 +26,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,21 +45,12 @@ import (
 	"github.com/kro-run/kro/bench/internal/scenario"
 )
 
-type itemKind int
-
-const (
-	reconcileItem itemKind = iota
-	repairItem
-	teardownItem
-)
-
-// item is one unit of work: an instance of a scenario, what to do, and for a repair the child.
+// item names one instance of a scenario: whatever woke it, the floor compares the instance
+// (or its absence) with its cache and does what is missing.
 type item struct {
-	what      itemKind
 	scenario  string
 	namespace string
 	name      string
-	child     string
 }
 
 type floor struct {
@@ -64,9 +59,10 @@ type floor struct {
 	instances map[string]cache.GenericLister // by scenario name
 	children  map[schema.GroupVersionResource]cache.GenericLister
 	queue     workqueue.TypedRateLimitingInterface[item]
-	// done maps an instance UID to the generation whose children and status were written.
-	done map[types.UID]int64
-	mu   chan struct{}
+
+	mu sync.Mutex
+	// cleaned holds the deleted instances whose children were deleted.
+	cleaned map[item]bool
 
 	applies, statusWrites, deletes, errors atomic.Int64
 }
@@ -103,8 +99,7 @@ func main() {
 		instances: map[string]cache.GenericLister{},
 		children:  map[schema.GroupVersionResource]cache.GenericLister{},
 		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[item]()),
-		done:      map[types.UID]int64{},
-		mu:        make(chan struct{}, 1),
+		cleaned:   map[item]bool{},
 	}
 	all := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
 	owned := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
@@ -114,20 +109,37 @@ func main() {
 		sc := sc
 		inf := all.ForResource(sc.GVR(f.group))
 		f.instances[sc.Name] = inf.Lister()
-		enqueue := func(what itemKind) func(any) {
-			return func(o any) {
-				if tomb, ok := o.(cache.DeletedFinalStateUnknown); ok {
-					o = tomb.Obj
-				}
-				if u, ok := o.(*unstructured.Unstructured); ok {
-					f.queue.Add(item{what: what, scenario: sc.Name, namespace: u.GetNamespace(), name: u.GetName()})
-				}
+		key := func(o any) (item, bool) {
+			if tomb, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = tomb.Obj
 			}
+			u, ok := o.(*unstructured.Unstructured)
+			if !ok {
+				return item{}, false
+			}
+			return item{scenario: sc.Name, namespace: u.GetNamespace(), name: u.GetName()}, true
 		}
 		_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    enqueue(reconcileItem),
-			UpdateFunc: func(_, n any) { enqueue(reconcileItem)(n) },
-			DeleteFunc: enqueue(teardownItem),
+			AddFunc: func(o any) {
+				if it, ok := key(o); ok {
+					f.setCleaned(it, false) // a new instance of a reused name
+					f.queue.Add(it)
+				}
+			},
+			// Only a spec change is work: the floor's own status writes do not wake it.
+			UpdateFunc: func(old, o any) {
+				if old.(*unstructured.Unstructured).GetGeneration() == o.(*unstructured.Unstructured).GetGeneration() {
+					return
+				}
+				if it, ok := key(o); ok {
+					f.queue.Add(it)
+				}
+			},
+			DeleteFunc: func(o any) {
+				if it, ok := key(o); ok {
+					f.queue.Add(it)
+				}
+			},
 		})
 		for _, c := range sc.Children {
 			if _, ok := f.children[c.GVR]; ok {
@@ -165,7 +177,8 @@ func main() {
 		f.applies.Load(), f.statusWrites.Load(), f.deletes.Load(), f.errors.Load())
 }
 
-// childDeleted queues the repair of a child deleted while its instance lives.
+// childDeleted wakes the instance of a deleted child, unless the instance is gone and was
+// cleaned (then the deletion is the floor's own).
 func (f *floor) childDeleted(o any) {
 	if tomb, ok := o.(cache.DeletedFinalStateUnknown); ok {
 		o = tomb.Obj
@@ -174,12 +187,32 @@ func (f *floor) childDeleted(o any) {
 	if !ok {
 		return
 	}
-	inst, node := u.GetLabels()[scenario.FloorInstanceLabel], u.GetLabels()[scenario.FloorNodeLabel]
+	inst := u.GetLabels()[scenario.FloorInstanceLabel]
 	sc := scenario.ByKind(u.GetLabels()["bench.kro.run/floor-instance-kind"])
-	if inst == "" || node == "" || sc == nil {
+	if inst == "" || sc == nil {
 		return
 	}
-	f.queue.Add(item{what: repairItem, scenario: sc.Name, namespace: u.GetNamespace(), name: inst, child: node})
+	it := item{scenario: sc.Name, namespace: u.GetNamespace(), name: inst}
+	if f.isCleaned(it) {
+		return
+	}
+	f.queue.Add(it)
+}
+
+func (f *floor) isCleaned(it item) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cleaned[it]
+}
+
+func (f *floor) setCleaned(it item, cleaned bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cleaned {
+		f.cleaned[it] = true
+	} else {
+		delete(f.cleaned, it)
+	}
 }
 
 func (f *floor) work(ctx context.Context) {
@@ -202,69 +235,104 @@ func (f *floor) work(ctx context.Context) {
 
 func (f *floor) process(ctx context.Context, it item) error {
 	sc := scenario.All[it.scenario]
-	switch it.what {
-	case teardownItem:
+	o, err := f.instances[sc.Name].ByNamespace(it.namespace).Get(it.name)
+	if apierrors.IsNotFound(err) {
 		return f.teardown(ctx, sc, it)
-	case repairItem:
-		return f.repair(ctx, sc, it)
 	}
-	inst, err := f.instance(sc, it)
-	if inst == nil || err != nil {
+	if err != nil {
 		return err
 	}
-	gen := inst.GetGeneration()
-	if f.isDone(inst.GetUID(), gen) {
-		return nil
+	inst := o.(*unstructured.Unstructured)
+	if inst.GetDeletionTimestamp() != nil {
+		return nil // the floor has no finalizer: it is gone once its finalizers (none) are
 	}
-	if state, _, _ := unstructured.NestedString(inst.Object, "status", "state"); state == "ACTIVE" {
-		// Written by an earlier run of this program.
-		f.markDone(inst.GetUID(), gen)
-		return nil
-	}
+	return f.reconcile(ctx, sc, inst)
+}
+
+// reconcile applies the instance's missing children, level by level, and writes its status
+// unless it is ACTIVE for the instance's generation already. After a spec change (the status
+// is for an older generation) every child is applied again.
+func (f *floor) reconcile(ctx context.Context, sc *scenario.Scenario, inst *unstructured.Unstructured) error {
+	state, _, _ := unstructured.NestedString(inst.Object, "status", "state")
+	current := state == "ACTIVE" && observedGeneration(inst) == inst.GetGeneration()
+	changed := state == "ACTIVE" && !current
 	value, _, _ := unstructured.NestedString(inst.Object, "spec", "value")
-	applied := map[string]*unstructured.Unstructured{}
-	for _, c := range sc.Children {
-		obj, err := sc.Render(it.namespace, it.name, value, c.ID, applied)
+	ns, name := inst.GetNamespace(), inst.GetName()
+	have := map[string]*unstructured.Unstructured{}
+	for _, level := range sc.Levels() {
+		var todo []scenario.Child
+		var desired []*unstructured.Unstructured
+		for _, c := range level {
+			if !changed {
+				if o, err := f.children[c.GVR].ByNamespace(ns).Get(scenario.ChildName(name, c.ID)); err == nil {
+					have[c.ID] = o.(*unstructured.Unstructured)
+					continue
+				}
+			}
+			obj, err := sc.Render(ns, name, value, c.ID, have)
+			if err != nil {
+				return err
+			}
+			todo = append(todo, c)
+			desired = append(desired, obj)
+		}
+		applied := make([]*unstructured.Unstructured, len(todo))
+		err := parallel(len(todo), func(i int) error {
+			var err error
+			applied[i], err = f.apply(ctx, todo[i], desired[i])
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		if applied[c.ID], err = f.apply(ctx, c, obj); err != nil {
+		for i, c := range todo {
+			have[c.ID] = applied[i]
+		}
+	}
+	if current {
+		return nil
+	}
+	return f.writeStatus(ctx, sc, inst)
+}
+
+// observedGeneration is the observedGeneration of the instance's Ready condition (0: none).
+func observedGeneration(inst *unstructured.Unstructured) int64 {
+	conds, _, _ := unstructured.NestedSlice(inst.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" {
+			switch g := m["observedGeneration"].(type) {
+			case int64:
+				return g
+			case float64:
+				return int64(g)
+			}
+		}
+	}
+	return 0
+}
+
+// parallel runs f(0..n-1), each in its own goroutine (the first inline when n is 1), and
+// returns the first error.
+func parallel(n int, f func(i int) error) error {
+	if n == 1 {
+		return f(0)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(i)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}
-	if err := f.writeStatus(ctx, sc, inst); err != nil {
-		return err
-	}
-	f.markDone(inst.GetUID(), gen)
 	return nil
-}
-
-func (f *floor) instance(sc *scenario.Scenario, it item) (*unstructured.Unstructured, error) {
-	o, err := f.instances[sc.Name].ByNamespace(it.namespace).Get(it.name)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	u := o.(*unstructured.Unstructured)
-	if u.GetDeletionTimestamp() != nil {
-		return nil, nil
-	}
-	return u, nil
-}
-
-func (f *floor) isDone(uid types.UID, gen int64) bool {
-	f.mu <- struct{}{}
-	defer func() { <-f.mu }()
-	g, ok := f.done[uid]
-	return ok && g == gen
-}
-
-func (f *floor) markDone(uid types.UID, gen int64) {
-	f.mu <- struct{}{}
-	defer func() { <-f.mu }()
-	f.done[uid] = gen
 }
 
 func (f *floor) apply(ctx context.Context, c scenario.Child, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
@@ -298,52 +366,30 @@ func (f *floor) writeStatus(ctx context.Context, sc *scenario.Scenario, inst *un
 	return err
 }
 
-// repair re-applies one deleted child of a live instance; its dependencies come from the cache.
-func (f *floor) repair(ctx context.Context, sc *scenario.Scenario, it item) error {
-	inst, err := f.instance(sc, it)
-	if inst == nil || err != nil {
-		return err
-	}
-	c, ok := sc.Child(it.child)
-	if !ok {
+// teardown deletes, once, the children of a deleted instance that are still in the cache, all
+// at once (one request in flight per child).
+func (f *floor) teardown(ctx context.Context, sc *scenario.Scenario, it item) error {
+	if f.isCleaned(it) {
 		return nil
 	}
-	name := scenario.ChildName(it.name, c.ID)
-	if _, err := f.children[c.GVR].ByNamespace(it.namespace).Get(name); err == nil {
-		return nil // already back
-	}
-	deps := map[string]*unstructured.Unstructured{}
-	if c.DependsOn != "" {
-		d, _ := sc.Child(c.DependsOn)
-		o, err := f.children[d.GVR].ByNamespace(it.namespace).Get(scenario.ChildName(it.name, d.ID))
-		if err != nil {
-			return fmt.Errorf("repairing %s: dependency %s: %w", name, d.ID, err)
+	var todo []scenario.Child
+	for _, c := range sc.Children {
+		if _, err := f.children[c.GVR].ByNamespace(it.namespace).Get(scenario.ChildName(it.name, c.ID)); err == nil {
+			todo = append(todo, c)
 		}
-		deps[d.ID] = o.(*unstructured.Unstructured)
-	}
-	value, _, _ := unstructured.NestedString(inst.Object, "spec", "value")
-	obj, err := sc.Render(it.namespace, it.name, value, c.ID, deps)
-	if err != nil {
-		return err
-	}
-	_, err = f.apply(ctx, c, obj)
-	return err
-}
-
-// teardown deletes a deleted instance's children, dependents first, one request at a time.
-func (f *floor) teardown(ctx context.Context, sc *scenario.Scenario, it item) error {
-	if inst, err := f.instance(sc, it); inst != nil || err != nil {
-		return err // recreated meanwhile
 	}
 	bg := metav1.DeletePropagationBackground
-	for i := len(sc.Children) - 1; i >= 0; i-- {
-		c := sc.Children[i]
+	err := parallel(len(todo), func(i int) error {
 		f.deletes.Add(1)
-		err := f.dyn.Resource(c.GVR).Namespace(it.namespace).Delete(ctx, scenario.ChildName(it.name, c.ID),
+		err := f.dyn.Resource(todo[i].GVR).Namespace(it.namespace).Delete(ctx, scenario.ChildName(it.name, todo[i].ID),
 			metav1.DeleteOptions{PropagationPolicy: &bg})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return err
+		if apierrors.IsNotFound(err) {
+			return nil
 		}
+		return err
+	})
+	if err == nil {
+		f.setCleaned(it, true)
 	}
-	return nil
+	return err
 }

@@ -69,6 +69,27 @@ func (s *Scenario) Child(id string) (Child, bool) {
 	return Child{}, false
 }
 
+// Levels groups the children by dependency depth: a child is one level below the child it
+// depends on, and children without a dependency are on the first level. The children of one
+// level are independent of each other (the floor applies them concurrently); every level only
+// reads children of earlier levels. Within a level, children keep their order.
+func (s *Scenario) Levels() [][]Child {
+	depth := map[string]int{}
+	var levels [][]Child
+	for _, c := range s.Children {
+		d := 0
+		if c.DependsOn != "" {
+			d = depth[c.DependsOn] + 1
+		}
+		depth[c.ID] = d
+		for len(levels) <= d {
+			levels = append(levels, nil)
+		}
+		levels[d] = append(levels[d], c)
+	}
+	return levels
+}
+
 // ChildName is the name of an instance's child (the same for kro and the floor).
 func ChildName(instance, id string) string { return instance + "-" + id }
 

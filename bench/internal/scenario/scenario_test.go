@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -43,5 +44,31 @@ func TestScenarios(t *testing.T) {
 	svc, err := Five.Render("ns", "x", "v", "svc", nil)
 	if err != nil || svc.GetName() != "x-svc" || svc.GetLabels()[FloorInstanceLabel] != "x" || len(svc.GetLabels()) != 11 {
 		t.Fatalf("svc = %v, %v", svc, err)
+	}
+}
+
+func TestLevels(t *testing.T) {
+	ids := func(levels [][]Child) [][]string {
+		var out [][]string
+		for _, l := range levels {
+			var ids []string
+			for _, c := range l {
+				ids = append(ids, c.ID)
+			}
+			out = append(out, ids)
+		}
+		return out
+	}
+	if got := fmt.Sprint(ids(Chain.Levels())); got != "[[a] [b] [c]]" {
+		t.Fatalf("chain levels = %s", got)
+	}
+	if got := fmt.Sprint(ids(Five.Levels())); got != "[[cm1 secret svc sa cm2]]" {
+		t.Fatalf("five levels = %s", got)
+	}
+	diamond := &Scenario{Children: []Child{
+		{ID: "root"}, {ID: "x", DependsOn: "root"}, {ID: "free"}, {ID: "y", DependsOn: "root"}, {ID: "z", DependsOn: "y"},
+	}}
+	if got := fmt.Sprint(ids(diamond.Levels())); got != "[[root free] [x y] [z]]" {
+		t.Fatalf("levels = %s", got)
 	}
 }
