@@ -9,9 +9,13 @@
 # Everything is stopped, by PID and in order, on exit or Ctrl-C.
 #
 # Knobs (environment):
-#   BENCH_QUICK=1          small run: S2 with 50 instances, short idle windows (about 3 minutes)
+#   BENCH_QUICK=1          small run: S2 with 50 instances, no large count, short idle windows
+#                          (about 3 minutes)
 #   BENCH_S1_COUNT         S1 instances, one after another            (default 50)
-#   BENCH_S2_COUNTS        S2 instance counts created at once         (default "500 1000"; quick "50")
+#   BENCH_S2_COUNTS        S2 instance counts created at once; the last is the count the targets
+#                          are stated for, S3 and S5 run after it     (default "500 1000"; quick "50")
+#   BENCH_S2_LARGE         S2 and S6 at this count after the others: linearity of the controller
+#                          CPU per instance, RSS per instance; 0 skips (default 10000; quick 0)
 #   BENCH_S3_IDLE          S3 idle seconds measured for kro            (default 60; quick 15)
 #   BENCH_FLOOR_IDLE       idle seconds measured for the floor         (default 10; quick 5)
 #   BENCH_S5_COUNT         S5 repairs, one at a time                   (default 20)
@@ -19,7 +23,8 @@
 #                          fresh kro starts; 0 skips S7                  (default 10000; quick 1000)
 #   BENCH_UNRELATED_BYTES  S7: payload of each unrelated object         (default 4096)
 #   BENCH_S7_INSTANCES     S7: S2 instances kro serves in each run      (default 10)
-#   BENCH_CONTENDERS       subset/order of "kro floor floor-unthrottled" (kro must come first)
+#   BENCH_CONTENDERS       what runs, in order (kro must come first)  (default "kro floor-unthrottled";
+#                          add "floor" for the floor at kro's client QPS/burst)
 #   BENCH_KRO_ARGS         extra kro-controller flags, e.g. "--client-qps 200"
 #   BENCH_GO=0             skip the Go benchmarks; BENCH_GO_BENCHTIME (default 1s)
 #   BENCH_KEEP_AUDIT=1     keep the audit log (gzipped) in the results dir
@@ -37,17 +42,18 @@ ETCD_PORT=$((base + 379)) ETCD_PEER_PORT=$((base + 380)) ETCD_METRICS_PORT=$((ba
 APISERVER_PORT=$((base + 443)) KRO_METRICS_PORT=$((base + 78)) KRO_HEALTH_PORT=$((base + 79))
 
 if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
-	: "${BENCH_S2_COUNTS:=50}" "${BENCH_S3_IDLE:=15}" "${BENCH_FLOOR_IDLE:=5}" "${BENCH_UNRELATED:=1000}"
+	: "${BENCH_S2_COUNTS:=50}" "${BENCH_S2_LARGE:=0}" "${BENCH_S3_IDLE:=15}" "${BENCH_FLOOR_IDLE:=5}" "${BENCH_UNRELATED:=1000}"
 fi
 S1_COUNT=${BENCH_S1_COUNT:-50}
 S2_COUNTS=${BENCH_S2_COUNTS:-500 1000}
+S2_LARGE=${BENCH_S2_LARGE:-10000}
 S3_IDLE=${BENCH_S3_IDLE:-60}
 FLOOR_IDLE=${BENCH_FLOOR_IDLE:-10}
 S5_COUNT=${BENCH_S5_COUNT:-20}
 UNRELATED=${BENCH_UNRELATED:-10000}
 UNRELATED_BYTES=${BENCH_UNRELATED_BYTES:-4096}
 S7_INSTANCES=${BENCH_S7_INSTANCES:-10}
-CONTENDERS=${BENCH_CONTENDERS:-kro floor floor-unthrottled}
+CONTENDERS=${BENCH_CONTENDERS:-kro floor-unthrottled}
 
 _t0=$(date +%s)
 log() { printf '[bench %4ss] %s\n' "$(($(date +%s) - _t0))" "$*"; }
@@ -231,7 +237,7 @@ log "control plane ready; kro CRDs installed"
 	-kro-metrics-addr "127.0.0.1:$KRO_METRICS_PORT" -kro-health-addr "127.0.0.1:$KRO_HEALTH_PORT" \
 	-apiserver-pid "$(pid_of kube-apiserver)" -etcd-pid "$(pid_of etcd)" -audit-log "$RUN/audit.log" \
 	-run-dir "$RUN" -out "$OUT" -go-bench "$OUT/go-bench.txt" \
-	-s1-count "$S1_COUNT" -s2-counts "$S2_COUNTS" -s3-idle "${S3_IDLE}s" -floor-idle "${FLOOR_IDLE}s" \
+	-s1-count "$S1_COUNT" -s2-counts "$S2_COUNTS" -s2-large "$S2_LARGE" -s3-idle "${S3_IDLE}s" -floor-idle "${FLOOR_IDLE}s" \
 	-s5-count "$S5_COUNT" -unrelated "$UNRELATED" -unrelated-bytes "$UNRELATED_BYTES" -s7-instances "$S7_INSTANCES" \
 	-contenders "$CONTENDERS" &
 echo $! >"$RUN/pids/kro-bench"

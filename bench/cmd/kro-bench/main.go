@@ -42,8 +42,10 @@ type config struct {
 	Out             string `json:"-"`
 	GoBench         string `json:"-"`
 
-	S1Count       int           `json:"s1Count"`
-	S2Counts      []int         `json:"s2Counts"`
+	S1Count  int   `json:"s1Count"`
+	S2Counts []int `json:"s2Counts"`
+	// S2Large is the large S2/S6 count run after S2Counts (0: skipped).
+	S2Large       int           `json:"s2Large"`
 	S3Idle        time.Duration `json:"s3Idle"`
 	FloorIdle     time.Duration `json:"floorIdle"`
 	S5Count       int           `json:"s5Count"`
@@ -81,16 +83,17 @@ func main() {
 	flag.StringVar(&c.GoBench, "go-bench", "", "file with the output of the Go benchmarks to include")
 	flag.IntVar(&c.S1Count, "s1-count", 50, "S1: instances created one after another")
 	flag.StringVar(&counts, "s2-counts", "500 1000", "S2: instance counts created at once")
+	flag.IntVar(&c.S2Large, "s2-large", 0, "S2/S6 at this count after the other counts (linearity, RSS per instance); 0 skips it")
 	flag.DurationVar(&c.S3Idle, "s3-idle", 60*time.Second, "S3: idle time measured for kro")
 	flag.DurationVar(&c.FloorIdle, "floor-idle", 10*time.Second, "S3: idle time measured for the floor")
 	flag.IntVar(&c.S5Count, "s5-count", 20, "S5: instances whose child is deleted, one at a time")
 	flag.IntVar(&c.CreateWorkers, "create-workers", 8, "concurrent creates/deletes of the driver")
-	flag.DurationVar(&c.Settle, "settle", 2*time.Second, "time after a scenario's end still counted for it (trailing requests)")
+	flag.DurationVar(&c.Settle, "settle", 2*time.Second, "time after a scenario's end still counted for it (trailing requests); scaled by count/1000 above 1,000 instances")
 	flag.IntVar(&c.Unrelated, "unrelated", 10000, "S7: unrelated ConfigMaps, and as many Secrets, created before kro starts; 0 skips S7")
 	flag.IntVar(&c.UnrelatedBytes, "unrelated-bytes", 4096, "S7: payload of each unrelated object")
 	flag.IntVar(&c.S7Instances, "s7-instances", 10, "S7: S2 instances kro serves in each of its two runs")
 	flag.DurationVar(&c.S7Settle, "s7-settle", 10*time.Second, "S7: wait after the instances are ACTIVE before reading kro's memory")
-	flag.StringVar(&contenders, "contenders", "kro floor floor-unthrottled", "what to measure, in order")
+	flag.StringVar(&contenders, "contenders", "kro floor-unthrottled", "what to measure, in order (kro, floor-unthrottled, floor)")
 	flag.Float64Var(&c.FloorQPS, "floor-qps", 500, "the throttled floor's QPS (kro's --client-qps default)")
 	flag.IntVar(&c.FloorBurst, "floor-burst", 1000, "the throttled floor's burst (kro's --client-burst default)")
 	flag.IntVar(&c.FloorWorkers, "floor-workers", 10, "the floor's workers (kro's instance workers default)")
@@ -102,6 +105,12 @@ func main() {
 			log.Fatalf("bad -s2-counts %q", counts)
 		}
 		c.S2Counts = append(c.S2Counts, n)
+	}
+	if c.S2Large < 0 {
+		log.Fatalf("bad -s2-large %d", c.S2Large)
+	}
+	if slices.Contains(c.S2Counts, c.S2Large) {
+		log.Fatalf("-s2-large %d is one of -s2-counts: each count runs once", c.S2Large)
 	}
 	c.Contenders = strings.Fields(contenders)
 	if c.Out == "" || c.AdminKubeconfig == "" || c.KroKubeconfig == "" || c.FloorKubeconfig == "" || c.AuditLog == "" {

@@ -151,16 +151,6 @@ type Teardown struct {
 
 func (t *Teardown) finish() { t.PerInstance = perInstance(t.Usage, t.Count) }
 
-// Target is one of the issue's targets and whether kro met it.
-type Target struct {
-	Name     string  `json:"name"`
-	Kro      float64 `json:"kro"`
-	Limit    float64 `json:"limit"`
-	Unit     string  `json:"unit"`
-	Met      bool    `json:"met"`
-	Measured bool    `json:"measured"`
-}
-
 func newResults(c config) *Results {
 	h, _ := os.Hostname()
 	return &Results{Started: time.Now(), Config: c, Host: Host{LoadAvgStart: proc.LoadAvg(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Hostname: h}}
@@ -199,56 +189,6 @@ func s6At(c *ContenderResult, n int) *Teardown {
 		}
 	}
 	return nil
-}
-
-// evaluate checks the issue's targets.
-func (r *Results) evaluate() {
-	kro, fl, un := r.get("kro"), r.get("floor"), r.get("floor-unthrottled")
-	add := func(name, unit string, kroV, floorV, factor float64, ok bool) {
-		t := Target{Name: name, Unit: unit, Measured: ok}
-		if ok {
-			t.Kro, t.Limit = kroV, floorV*factor
-			t.Met = kroV <= t.Limit
-		}
-		r.Targets = append(r.Targets, t)
-	}
-	if kro != nil && un != nil && kro.S1 != nil && un.S1 != nil {
-		add("S1 p50 <= 1.5x unthrottled floor", "ms", kro.S1.Summary.P50, un.S1.Summary.P50, 1.5, true)
-	}
-	if kro != nil && fl != nil && kro.S1 != nil && fl.S1 != nil {
-		add("S1 API requests/instance <= 1.5x floor", "req", float64(kro.S1.Usage.Requests.Total)/float64(kro.S1.Count),
-			float64(fl.S1.Usage.Requests.Total)/float64(fl.S1.Count), 1.5, true)
-	}
-	for _, n := range r.Config.S2Counts {
-		if k, u := s2At(kro, n), s2At(un, n); k != nil && u != nil {
-			add(fmt.Sprintf("S2 %d: time to all ACTIVE <= 1.5x unthrottled floor", n), "s", k.Seconds, u.Seconds, 1.5, k.Error == "")
-		}
-		if k, f := s2At(kro, n), s2At(fl, n); k != nil && f != nil {
-			add(fmt.Sprintf("S2 %d: API requests/instance <= 1.5x floor", n), "req", k.RequestsPerInstance, f.RequestsPerInstance, 1.5, true)
-		}
-	}
-	if kro != nil && kro.S3 != nil {
-		add("S3 idle: 0 writes", "req", float64(kro.S3.Usage.Requests.Writes), 0, 1, true)
-		add("S3 idle: 0 reads", "req", float64(kro.S3.Usage.Requests.Reads), 0, 1, true)
-	}
-	if kro != nil && fl != nil && kro.S5 != nil && fl.S5 != nil {
-		add("S5 drift repair p50 <= 2x floor", "ms", kro.S5.Summary.P50, fl.S5.Summary.P50, 2, true)
-	}
-	for _, n := range r.Config.S2Counts {
-		if k, f := s6At(kro, n), s6At(fl, n); k != nil && f != nil {
-			add(fmt.Sprintf("S6 %d: teardown <= 2x floor", n), "s", k.ChildrenGoneSeconds, f.ChildrenGoneSeconds, 2, k.Error == "")
-		}
-	}
-	if kro != nil && kro.S7 != nil {
-		u := kro.S7
-		t := Target{Name: fmt.Sprintf("S7 RSS with %d unrelated CMs+Secrets <= without + 10 MiB", u.Objects), Unit: "MiB",
-			Measured: u.Error == ""}
-		if t.Measured {
-			t.Kro, t.Limit = mib(u.With.Settled.RSS), mib(u.Without.Settled.RSS)+10
-			t.Met = t.Kro <= t.Limit
-		}
-		r.Targets = append(r.Targets, t)
-	}
 }
 
 // unrelatedTable is S7's section of the summary (kro only).
@@ -291,45 +231,75 @@ type row struct {
 	noRatio bool
 }
 
+// columns are the contenders that ran, kro first, then the unthrottled floor (the reference of
+// the ratios and targets), then the throttled floor.
+func (r *Results) columns() []*ContenderResult {
+	var cols []*ContenderResult
+	for _, n := range []string{"kro", "floor-unthrottled", "floor"} {
+		if c := r.get(n); c != nil {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+var shortName = map[string]string{"kro": "kro", "floor-unthrottled": "floor-unthr", "floor": "floor"}
+
 func (r *Results) table() string {
 	var b strings.Builder
-	names := []string{"kro", "floor", "floor-unthrottled"}
-	cols := make([]*ContenderResult, len(names))
-	for i, n := range names {
-		cols[i] = r.get(n)
+	cols := r.columns()
+	fmt.Fprintf(&b, "kro vs the floor — %s, %d CPUs, %s; floor-unthrottled = no client rate limit (the reference of the ratios and targets)",
+		r.Started.Format(time.RFC3339), r.Host.CPUs, r.Host.GoVersion)
+	if r.get("floor") != nil {
+		fmt.Fprintf(&b, ", floor = same client QPS/burst/workers as kro (%.0f/%d/%d)", r.Config.FloorQPS, r.Config.FloorBurst, r.Config.FloorWorkers)
 	}
-	fmt.Fprintf(&b, "kro vs the floor — %s, %d CPUs, %s; floor = same client QPS/burst/workers as kro (%.0f/%d/%d), floor-unthrottled = no client rate limit\n\n",
-		r.Started.Format(time.RFC3339), r.Host.CPUs, r.Host.GoVersion, r.Config.FloorQPS, r.Config.FloorBurst, r.Config.FloorWorkers)
-	fmt.Fprintf(&b, "host load average (1 min): %.2f at start, %.2f at end; noise rows show the CPU other processes used during a window\n\n", r.Host.LoadAvgStart, r.Host.LoadAvgEnd)
-	fmt.Fprintf(&b, "%-44s %11s %11s %11s %9s %9s\n", "metric", "kro", "floor", "floor-unthr", "kro/floor", "kro/unthr")
-	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 100))
+	fmt.Fprintf(&b, "\n\nhost load average (1 min): %.2f at start, %.2f at end; noise rows show the CPU other processes used during a window\n\n", r.Host.LoadAvgStart, r.Host.LoadAvgEnd)
+	// Ratios of kro to every floor that ran.
+	var ratioCols []int
+	head := fmt.Sprintf("%-52s", "metric")
+	for i, c := range cols {
+		head += fmt.Sprintf(" %11s", shortName[c.Name])
+		if c.Name != "kro" && cols[0].Name == "kro" {
+			ratioCols = append(ratioCols, i)
+		}
+	}
+	for _, i := range ratioCols {
+		head += fmt.Sprintf(" %11s", "kro/"+strings.TrimPrefix(shortName[cols[i].Name], "floor-"))
+	}
+	b.WriteString(head + "\n")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", len(head)))
 	emit := func(rw row) {
-		vals := make([]string, 3)
-		var v [3]float64
-		var ok [3]bool
+		vals := make([]string, len(cols))
+		v := make([]float64, len(cols))
+		ok := make([]bool, len(cols))
 		for i, c := range cols {
 			vals[i] = "-"
-			if c == nil {
-				continue
-			}
 			if v[i], ok[i] = rw.val(c); ok[i] {
 				vals[i] = fmt.Sprintf("%.*f", rw.prec, v[i])
 			}
-		}
-		ratio := func(j int) string {
-			if rw.noRatio || !ok[0] || !ok[j] || v[j] == 0 {
-				return "-"
-			}
-			return fmt.Sprintf("%.2fx", v[0]/v[j])
 		}
 		label := rw.label
 		if rw.unit != "" {
 			label += " (" + rw.unit + ")"
 		}
-		fmt.Fprintf(&b, "%-44s %11s %11s %11s %9s %9s\n", label, vals[0], vals[1], vals[2], ratio(1), ratio(2))
+		line := fmt.Sprintf("%-52s", label)
+		for _, s := range vals {
+			line += fmt.Sprintf(" %11s", s)
+		}
+		for _, j := range ratioCols {
+			s := "-"
+			if !rw.noRatio && ok[0] && ok[j] && v[j] != 0 {
+				s = fmt.Sprintf("%.2fx", v[0]/v[j])
+			}
+			line += fmt.Sprintf(" %11s", s)
+		}
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	emitp := func(label string, val func(c *ContenderResult) (float64, bool), unit string, prec int) {
 		emit(row{label: label, val: val, unit: unit, prec: prec})
+	}
+	fromValue := func(get func(c *ContenderResult) value) func(c *ContenderResult) (float64, bool) {
+		return func(c *ContenderResult) (float64, bool) { x := get(c); return x.v, x.ok }
 	}
 	lat := func(get func(c *ContenderResult) *Latency, pick func(s stats.Summary) float64) func(c *ContenderResult) (float64, bool) {
 		return func(c *ContenderResult) (float64, bool) {
@@ -352,16 +322,9 @@ func (r *Results) table() string {
 		}
 		return float64(c.S1.Usage.Requests.Total) / float64(c.S1.Count), true
 	}, "", 2)
-	for _, n := range r.Config.S2Counts {
-		n := n
+	for _, n := range r.Config.counts() {
 		t := func(f func(t *Throughput) float64) func(c *ContenderResult) (float64, bool) {
-			return func(c *ContenderResult) (float64, bool) {
-				x := s2At(c, n)
-				if x == nil {
-					return 0, false
-				}
-				return f(x), true
-			}
+			return fromValue(func(c *ContenderResult) value { return s2Val(c, n, f) })
 		}
 		emitp(fmt.Sprintf("S2 %d: first create -> all ACTIVE", n), t(func(x *Throughput) float64 { return x.Seconds }), "s", 2)
 		emitp(fmt.Sprintf("S2 %d: throughput", n), t(func(x *Throughput) float64 { return x.PerSecond }), "inst/s", 1)
@@ -373,14 +336,19 @@ func (r *Results) table() string {
 		emitp(fmt.Sprintf("S2 %d: apiserver CPU/instance", n), t(func(x *Throughput) float64 { return x.APIServerCPUmsPerInst }), "ms", 2)
 		emitp(fmt.Sprintf("S2 %d: etcd CPU/instance", n), t(func(x *Throughput) float64 { return x.EtcdCPUmsPerInst }), "ms", 2)
 		emitp(fmt.Sprintf("S2 %d: controller CPU/instance", n), t(func(x *Throughput) float64 { return x.ControllerCPUmsPerInst }), "ms", 2)
-		emitp(fmt.Sprintf("S4 RSS after S2 %d", n), func(c *ContenderResult) (float64, bool) {
-			for _, p := range c.S4.AfterS2 {
-				if p.Instances == n+r.Config.S1Count {
-					return float64(p.Memory.RSS) / (1 << 20), true
-				}
-			}
-			return 0, false
-		}, "MiB", 1)
+		if n == r.Config.S2Large && n > 0 && r.Config.refCount() > 0 {
+			ref := r.Config.refCount()
+			emit(row{label: fmt.Sprintf("S2 %d: controller CPU/instance / at %d (linearity)", n, ref), prec: 2, noRatio: true,
+				val: fromValue(func(c *ContenderResult) value { return linearity(c, ref, n) })})
+		}
+		emitp(fmt.Sprintf("S4 RSS after S2 %d", n), fromValue(func(c *ContenderResult) value {
+			return rssAfterS2(c, n, r.Config.S1Count)
+		}), "MiB", 1)
+		if n == r.Config.S2Large && n > 0 {
+			emitp(fmt.Sprintf("S4 RSS per live instance after S2 %d", n), fromValue(func(c *ContenderResult) value {
+				return rssPerInstance(c, n, r.Config.S1Count)
+			}), "KiB", 1)
+		}
 	}
 	idle := func(f func(u Usage) float64) func(c *ContenderResult) (float64, bool) {
 		return func(c *ContenderResult) (float64, bool) {
@@ -396,18 +364,13 @@ func (r *Results) table() string {
 	emitp("S3 idle: apiserver CPU", idle(func(u Usage) float64 { return u.APIServerCPUms }), "ms", 0)
 	emitp("S3 idle: controller CPU", idle(func(u Usage) float64 { return u.ControllerCPUms }), "ms", 0)
 	emitp("S4 RSS at start", func(c *ContenderResult) (float64, bool) {
-		return float64(c.S4.Baseline.RSS) / (1 << 20), c.S4.Baseline.RSS > 0
+		return mib(c.S4.Baseline.RSS), c.S4.Baseline.RSS > 0
 	}, "MiB", 1)
-	emitp("S4 RSS after S3", func(c *ContenderResult) (float64, bool) {
-		if c.S4.AfterS3 == nil {
-			return 0, false
-		}
-		return float64(c.S4.AfterS3.Memory.RSS) / (1 << 20), true
-	}, "MiB", 1)
+	emitp(fmt.Sprintf("S4 RSS after S3 (%d ACTIVE instances)", r.Config.refCount()), fromValue(rssAfterS3), "MiB", 1)
 	emitp("S4 peak RSS (VmHWM)", func(c *ContenderResult) (float64, bool) {
-		return float64(c.S4.Final.Peak) / (1 << 20), c.S4.Final.Peak > 0
+		return mib(c.S4.Final.Peak), c.S4.Final.Peak > 0
 	}, "MiB", 1)
-	emitp("S4 RSS growth per live instance", func(c *ContenderResult) (float64, bool) {
+	emitp("S4 RSS growth per live instance after S3", func(c *ContenderResult) (float64, bool) {
 		if c.S4.AfterS3 == nil || c.S4.AfterS3.Instances == 0 {
 			return 0, false
 		}
@@ -415,21 +378,15 @@ func (r *Results) table() string {
 	}, "KiB", 1)
 	emitp(fmt.Sprintf("S5 drift repair p50 (n=%d)", r.Config.S5Count), lat(s5, p50), "ms", 1)
 	emitp("S5 drift repair p95", lat(s5, p95), "ms", 1)
-	for _, n := range r.Config.S2Counts {
-		n := n
+	for _, n := range r.Config.counts() {
 		t := func(f func(t *Teardown) float64) func(c *ContenderResult) (float64, bool) {
-			return func(c *ContenderResult) (float64, bool) {
-				x := s6At(c, n)
-				if x == nil {
-					return 0, false
-				}
-				return f(x), true
-			}
+			return fromValue(func(c *ContenderResult) value { return s6Val(c, n, f) })
 		}
 		emitp(fmt.Sprintf("S6 %d: delete -> all children gone", n), t(func(x *Teardown) float64 { return x.ChildrenGoneSeconds }), "s", 2)
 		emitp(fmt.Sprintf("S6 %d: delete -> all instances gone", n), t(func(x *Teardown) float64 { return x.InstancesGoneSeconds }), "s", 2)
 		emitp(fmt.Sprintf("S6 %d: API requests/instance", n), t(func(x *Teardown) float64 { return x.RequestsPerInstance }), "", 2)
 		emitp(fmt.Sprintf("S6 %d: apiserver CPU/instance", n), t(func(x *Teardown) float64 { return x.APIServerCPUmsPerInst }), "ms", 2)
+		emitp(fmt.Sprintf("S6 %d: controller CPU/instance", n), t(func(x *Teardown) float64 { return x.ControllerCPUmsPerInst }), "ms", 2)
 	}
 
 	noise := func(label string, get func(c *ContenderResult) *Usage) {
@@ -447,8 +404,7 @@ func (r *Results) table() string {
 		}
 		return &c.S1.Usage
 	})
-	for _, n := range r.Config.S2Counts {
-		n := n
+	for _, n := range r.Config.counts() {
 		noise(fmt.Sprintf("S2 %d", n), func(c *ContenderResult) *Usage {
 			if t := s2At(c, n); t != nil {
 				return &t.Usage
@@ -462,8 +418,7 @@ func (r *Results) table() string {
 		}
 		return &c.S5.Usage
 	})
-	for _, n := range r.Config.S2Counts {
-		n := n
+	for _, n := range r.Config.counts() {
 		noise(fmt.Sprintf("S6 %d", n), func(c *ContenderResult) *Usage {
 			if t := s6At(c, n); t != nil {
 				return &t.Usage
@@ -473,38 +428,31 @@ func (r *Results) table() string {
 	}
 
 	b.WriteString(r.unrelatedTable())
+	b.WriteString(r.targetsText())
 
-	fmt.Fprintf(&b, "\nTargets\n")
-	for _, t := range r.Targets {
-		verdict := "MISS"
-		switch {
-		case !t.Measured:
-			verdict = "n/a "
-		case t.Met:
-			verdict = "ok  "
-		}
-		fmt.Fprintf(&b, "  %s  %-52s kro %.2f %s, limit %.2f\n", verdict, t.Name, t.Kro, t.Unit, t.Limit)
+	// Where the requests go: per instance, by verb and resource, for the reference count.
+	fl := r.refFloor()
+	flName := "floor"
+	if fl != nil {
+		flName = fl.Name
 	}
-
-	// Where the requests go: per instance, by verb and resource, for the largest S2 and S6.
 	perInst := func(c *ContenderResult) map[string]float64 {
 		if c == nil || c.S1 == nil {
 			return nil
 		}
 		return perInstance(c.S1.Usage, c.S1.Count).ByKeyPerInstance
 	}
-	fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S1 chain (kro | floor)\n")
-	b.WriteString(breakdown(perInst(r.get("kro")), perInst(r.get("floor"))))
-	if len(r.Config.S2Counts) > 0 {
-		n := r.Config.S2Counts[len(r.Config.S2Counts)-1]
-		fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S2 %d (kro | floor)\n", n)
-		b.WriteString(breakdown(byKey(s2At(r.get("kro"), n)), byKey(s2At(r.get("floor"), n))))
-		fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S6 %d (kro | floor)\n", n)
+	fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S1 chain (kro | %s)\n", flName)
+	b.WriteString(breakdown(perInst(r.get("kro")), perInst(fl)))
+	if n := r.Config.refCount(); n > 0 {
+		fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S2 %d (kro | %s)\n", n, flName)
+		b.WriteString(breakdown(byKey(s2At(r.get("kro"), n)), byKey(s2At(fl, n))))
+		fmt.Fprintf(&b, "\nAPI requests per instance by verb and resource, S6 %d (kro | %s)\n", n, flName)
 		var k6, f6 map[string]float64
 		if x := s6At(r.get("kro"), n); x != nil {
 			k6 = x.ByKeyPerInstance
 		}
-		if x := s6At(r.get("floor"), n); x != nil {
+		if x := s6At(fl, n); x != nil {
 			f6 = x.ByKeyPerInstance
 		}
 		b.WriteString(breakdown(k6, f6))
@@ -593,8 +541,7 @@ func (r *Results) chart(w io.Writer) error {
 	}
 	panels = append(panels, chart.Panel{Title: fmt.Sprintf("S1 chain: create -> ACTIVE, %d sequential instances", r.Config.S1Count),
 		Series: series(func(c *ContenderResult) *Latency { return c.S1 })})
-	for _, n := range r.Config.S2Counts {
-		n := n
+	for _, n := range r.Config.counts() {
 		panels = append(panels, chart.Panel{Title: fmt.Sprintf("S2: create -> ACTIVE, %d instances at once", n),
 			Series: series(func(c *ContenderResult) *Latency {
 				if t := s2At(c, n); t != nil {

@@ -103,6 +103,16 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 			return fmt.Errorf("S6 (%d): %w", n, err)
 		}
 	}
+	// The large count: linearity of the work per instance, memory per instance, teardown.
+	if n := b.cfg.S2Large; n > 0 {
+		ns := fmt.Sprintf("%s-s2-%d", c.name, n)
+		if err := b.s2(ctx, c, ns, n); err != nil {
+			return fmt.Errorf("S2 (%d): %w", n, err)
+		}
+		if err := b.s6(ctx, c, ns, n); err != nil {
+			return fmt.Errorf("S6 (%d): %w", n, err)
+		}
+	}
 	c.res.S4.Final = b.memory(c)
 	return nil
 }
@@ -123,6 +133,26 @@ func (b *bench) startKro(ctx context.Context, res *ContenderResult) (*process, e
 	}
 	log.Printf("kro-controller ready (pid %d)", p.pid())
 	return p, b.ensureRGDs(ctx)
+}
+
+// settle is how long a scenario's window stays open after its end (trailing requests, and a
+// controller's work after a burst, such as returning memory to the OS). It grows with the
+// instance count above 1,000: Settle × n/1000 (20 s for 10,000 instances at the default 2 s).
+func (b *bench) settle(n int) time.Duration {
+	return settleFor(b.cfg.Settle, n)
+}
+
+func settleFor(base time.Duration, n int) time.Duration {
+	if n <= 1000 {
+		return base
+	}
+	return base * time.Duration(n) / 1000
+}
+
+// waitTimeout bounds the wait for n instances (S2: all ACTIVE; S6: all gone): a minute plus
+// 300 ms per instance (51 min for 10,000; kro needs about 3 min here).
+func waitTimeout(n int) time.Duration {
+	return time.Minute + time.Duration(n)*300*time.Millisecond
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -416,7 +446,7 @@ func (b *bench) s2(ctx context.Context, c *contender, ns string, n int) error {
 	if len(createErrs) > 0 {
 		return fmt.Errorf("%d creates failed, first: %s", len(createErrs), createErrs[0])
 	}
-	timeout := time.Minute + time.Duration(n)*300*time.Millisecond
+	timeout := waitTimeout(n)
 	waitErr := tr.wait(ctx, timeout, func() bool { return len(tr.activeAt) == n })
 	var last time.Time
 	for i := 0; i < n; i++ {
@@ -435,7 +465,7 @@ func (b *bench) s2(ctx context.Context, c *contender, ns string, n int) error {
 	}
 	res.Seconds = last.Sub(w.start).Seconds()
 	res.PerSecond = float64(res.Active) / res.Seconds
-	sleep(ctx, b.cfg.Settle)
+	sleep(ctx, b.settle(n))
 	res.Usage = b.end(c, w)
 	res.finish()
 	c.res.S2 = append(c.res.S2, res)
@@ -537,7 +567,7 @@ func (b *bench) s6(ctx context.Context, c *contender, ns string, n int) error {
 		}
 	})
 	res.DeleteSeconds = time.Since(w.start).Seconds()
-	timeout := time.Minute + time.Duration(n)*300*time.Millisecond
+	timeout := waitTimeout(n)
 	deadline := time.Now().Add(timeout)
 	for _, tr := range children {
 		if err := tr.wait(ctx, time.Until(deadline), func() bool { return len(tr.present) == 0 }); err != nil {
@@ -550,7 +580,7 @@ func (b *bench) s6(ctx context.Context, c *contender, ns string, n int) error {
 		res.Error = fmt.Sprintf("instances left: %v", err)
 	}
 	res.InstancesGoneSeconds = time.Since(w.start).Seconds()
-	sleep(ctx, b.cfg.Settle)
+	sleep(ctx, b.settle(n))
 	res.Usage = b.end(c, w)
 	res.finish()
 	c.res.S6 = append(c.res.S6, res)
