@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -288,7 +289,9 @@ func (r *Results) table() string {
 		}
 		for _, j := range ratioCols {
 			s := "-"
-			if !rw.noRatio && ok[0] && ok[j] && v[j] != 0 {
+			// No ratio of figures that print as zero (a watch renewed in a window of 10,000
+			// instances is 0.0001 per instance).
+			if !rw.noRatio && ok[0] && ok[j] && !printsZero(v[0], rw.prec) && !printsZero(v[j], rw.prec) {
 				s = fmt.Sprintf("%.2fx", v[0]/v[j])
 			}
 			line += fmt.Sprintf(" %11s", s)
@@ -470,6 +473,11 @@ func (r *Results) table() string {
 		}
 	}
 	return b.String()
+}
+
+// printsZero reports whether v prints as zero with prec decimals.
+func printsZero(v float64, prec int) bool {
+	return math.Abs(v) < 0.5*math.Pow(10, -float64(prec))
 }
 
 func byKey(t *Throughput) map[string]float64 {

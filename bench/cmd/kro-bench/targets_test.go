@@ -176,3 +176,9 @@ func TestCountsAndWindows(t *testing.T) {
 		t.Fatalf("wait timeouts %v %v", waitTimeout(10000), waitTimeout(1000))
 	}
 }
+
+func TestPrintsZero(t *testing.T) {
+	if !printsZero(0.0001, 2) || !printsZero(-0.004, 2) || printsZero(0.005, 2) || printsZero(1, 0) || !printsZero(0.4, 0) {
+		t.Fatal("printsZero")
+	}
+}
