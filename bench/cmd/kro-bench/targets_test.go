@@ -97,7 +97,7 @@ func TestEvaluate(t *testing.T) {
 		"  ok    S6 1000: delete -> all children gone <= 1.5x floor",
 		"kro 14.00 s; floor-unthrottled 10.00 s (1.40x); limit 15.00 s",
 		"  MISS  S2 10000: controller CPU/instance <= 1.1x kro's at 1000 (linear)",
-		"kro 4.60 ms; kro at 1000 4.00 ms (1.15x); limit 4.40 ms",
+		"kro 4.60 ms; kro at 1000 4.00 ms (1.15x); limit 4.40 ms  [floor-unthrottled's own ratio: 1.00x]",
 		"  info  S2 10000: RSS per live instance, reported",
 		"  n/a   S7 RSS with unrelated CMs+Secrets <= without + 10 MiB\n",
 	} {
