@@ -234,9 +234,9 @@ func (r *Results) evaluate() {
 	}
 	lin := check(groupIssue, fmt.Sprintf("S2 %s: controller CPU/instance <= 1.1x kro's at %d (linear)", bigName, n), "ms",
 		s2Val(kro, big, ctlCPU), s2Val(kro, n, ctlCPU), fmt.Sprintf("kro at %d", n), times(1.1))
-	if fl := linearity(fl, n, big); lin.Note == "" && fl.ok && fl.err == "" {
+	if own := linearity(fl, n, big); lin.Note == "" && own.ok && own.err == "" {
 		// The floor's own ratio tells what the control plane adds at that count.
-		lin.Note = fmt.Sprintf("%s's own ratio: %.2fx", fname, fl.v)
+		lin.Note = fmt.Sprintf("%s's own ratio: %.2fx", fname, own.v)
 	}
 	add(lin)
 	add(info(groupIssue, fmt.Sprintf("S2 %s: RSS per live instance, reported", bigName), "KiB",
