@@ -39,8 +39,9 @@ build:
 	go build -o $(BIN)/kro-controller ./cmd/kro-controller
 	go build -o $(BIN)/kro ./cmd/kro
 
-## bench: measure kro against the physical floor on a fresh local control plane (about 15 min on
-## 2 cores; BENCH_QUICK=1 for a short run; knobs in hack/bench.sh). Not part of `make test`.
+## bench: measure kro against the physical floor on a fresh local control plane (21-27 min on
+## 2 cores, 16-21 of them the 10,000-instance scenario; BENCH_QUICK=1 for a short run; knobs in
+## hack/bench.sh). Not part of `make test`.
 bench:
 	hack/bench.sh
 
