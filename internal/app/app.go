@@ -59,6 +59,7 @@ func RESTConfig(opts Options) (*rest.Config, error) {
 	}
 	cfg.QPS = float32(opts.ClientQPS)
 	cfg.Burst = opts.ClientBurst
+	cfg.DisableCompression = !opts.ClientCompression
 	return cfg, nil
 }
 

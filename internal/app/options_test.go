@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +42,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 		"--allow-crd-deletion",
 		"--client-qps=50",
 		"--client-burst=75",
+		"--client-compression",
 		"--dynamic-controller-concurrent-reconciles=3",
 		"--resource-graph-definition-concurrent-reconciles=4",
 		"--rgd-max-collection-size=10",
@@ -67,6 +70,7 @@ func TestBindFlagsParsesEveryFlag(t *testing.T) {
 	want.AllowCRDDeletion = true
 	want.ClientQPS = 50
 	want.ClientBurst = 75
+	want.ClientCompression = true
 	want.InstanceWorkers = 3
 	want.RGDWorkers = 4
 	want.MaxCollectionSize = 10
@@ -172,5 +176,31 @@ func TestNewLogger(t *testing.T) {
 				t.Errorf("%s\nJSON output: -want, +got:\n%s\n%s", tc.reason, diff, out)
 			}
 		})
+	}
+}
+
+// TestRESTConfigCompression: kro asks for uncompressed answers unless --client-compression.
+func TestRESTConfigCompression(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, compression := range []bool{false, true} {
+		opts := DefaultOptions()
+		opts.Kubeconfig = kubeconfig
+		opts.ClientCompression = compression
+		cfg, err := RESTConfig(opts)
+		if err != nil {
+			t.Fatalf("RESTConfig: %v", err)
+		}
+		if cfg.DisableCompression == compression {
+			t.Errorf("--client-compression=%v: DisableCompression = %v", compression, cfg.DisableCompression)
+		}
 	}
 }
