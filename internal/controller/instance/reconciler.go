@@ -94,6 +94,8 @@ type Reconciler struct {
 	// appliedGenerations maps the objectKey of an object of a metadata-only kind to the
 	// metadata.generation kro last applied or found up to date, when the kind keeps one.
 	appliedGenerations sync.Map
+	// inflight holds back watch events of objects kro is writing (see inflightWrites).
+	inflight inflightWrites
 }
 
 // ExternalRequests lists the instances that read obj through an externalRef.
@@ -149,7 +151,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if inst.GetDeletionTimestamp() != nil {
 		return r.reconcileDelete(ctx, g, inst, id)
 	}
-	if err := r.ensureMetadata(ctx, g, inst, id); err != nil {
+	again, err := r.ensureMetadata(ctx, g, inst, id)
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("instance metadata: %w", err)
 	}
 
@@ -178,13 +181,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// cluster lets it through; the status shows the error meanwhile.
 		return ctrl.Result{}, res.err
 	}
+	if again || res.again {
+		// Someone else wrote an object while kro's write of it was in flight: look again.
+		return ctrl.Result{RequeueAfter: againAfter}, nil
+	}
 	return ctrl.Result{}, nil
 }
+
+// againAfter is how soon an instance is reconciled again when someone else wrote one of its
+// objects while kro's write of it was in flight (the cache already has their change).
+const againAfter = 10 * time.Millisecond
 
 // ensureMetadata puts the finalizer and kro's labels and ApplySet annotations on the instance
 // before any child is applied, so the kinds of the ApplySet are recorded first. The patch
 // holds only what changes, with the resourceVersion as a precondition.
-func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) error {
+func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) (again bool, err error) {
 	labels, annotations := map[string]string{}, map[string]string{}
 	for k, v := range metadata.InstanceLabels(g.RGDName, g.RGDUID, applySetID) {
 		if cur, ok := inst.GetLabels()[k]; !ok || cur != v {
@@ -208,17 +219,21 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 		meta["finalizers"] = append(inst.GetFinalizers(), metadata.Finalizer)
 	}
 	if len(meta) == 1 {
-		return nil
+		return false, nil
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": meta})
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := r.patchInstance(ctx, inst, patch, true); err != nil {
-		return err
+	key := keyOf(inst)
+	write := r.inflight.begin(key)
+	err = r.patchInstance(ctx, inst, patch, true)
+	again = r.inflight.end(write, resourceVersionOf(inst, err))
+	if err != nil {
+		return again, err
 	}
-	r.appliedVersions.Store(keyOf(inst), inst.GetResourceVersion())
-	return nil
+	r.appliedVersions.Store(key, inst.GetResourceVersion())
+	return again, nil
 }
 
 // patchInstance merge-patches the instance's metadata; with keepAnswer, inst's content is
@@ -255,8 +270,11 @@ func (r *Reconciler) Echo(obj client.Object, deleted bool) bool {
 	if deleted {
 		return r.gone.has(obj.GetUID())
 	}
-	rv, ok := r.appliedVersions.Load(keyOf(obj))
-	return ok && rv.(string) == obj.GetResourceVersion()
+	key := keyOf(obj)
+	if rv, ok := r.appliedVersions.Load(key); ok && rv.(string) == obj.GetResourceVersion() {
+		return true
+	}
+	return r.inflight.hold(key, obj.GetResourceVersion())
 }
 
 func hasFinalizer(obj client.Object) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +33,9 @@ type result struct {
 	userStatus map[string]any
 	// runtime is the evaluation state of the pass, for the custom conditions.
 	runtime *runtime.Runtime
+	// again asks for another reconcile: a watch event held back during one of the pass's
+	// writes was not that write's echo (see inflightWrites).
+	again bool
 }
 
 func (res *result) fail(err error, permanent bool) {
@@ -53,6 +57,8 @@ type pass struct {
 	externals []externalRef
 	// inventory is the instance's ApplySet inventory as written so far.
 	inventory *inventory
+	// again is set when an event held back during a write of the pass was someone else's.
+	again atomic.Bool
 }
 
 // outcome is what processing one node produced.
@@ -81,7 +87,7 @@ func keyOf(o client.Object) objectKey {
 
 // sync applies every resource whose dependencies are ready, level by level (the nodes of a
 // level in parallel), then prunes what the instance created before and no longer wants.
-func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) result {
+func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructured.Unstructured, applySetID string) (res result) {
 	p := &pass{
 		rt:        runtime.New(g, inst),
 		inst:      inst,
@@ -91,8 +97,9 @@ func (r *Reconciler) sync(ctx context.Context, g *graph.Graph, inst *unstructure
 		keep:      map[objectKey]string{},
 		inventory: inventoryOf(inst),
 	}
-	res := result{runtime: p.rt}
+	res = result{runtime: p.rt}
 	defer func() { r.externals.set(client.ObjectKeyFromObject(inst), p.externals) }()
+	defer func() { res.again = p.again.Load() }()
 	for _, level := range g.Levels {
 		outcomes := make([]outcome, len(level))
 		var wg sync.WaitGroup
@@ -191,7 +198,7 @@ func (r *Reconciler) syncObject(ctx context.Context, g *graph.Graph, p *pass, n 
 	if err := r.recordMember(ctx, p, desired); err != nil {
 		return outcome{err: fmt.Errorf("resource %q: %w", n.ID, err)}
 	}
-	observed, err := r.apply(ctx, g, n, desired, p.setID)
+	observed, err := r.apply(ctx, g, n, desired, p)
 	if errors.Is(err, errAwaitingObject) {
 		var o outcome
 		o.await(r, p, n, desired, err)
@@ -246,7 +253,7 @@ func (r *Reconciler) syncCollection(ctx context.Context, g *graph.Graph, p *pass
 		if err := r.recordMember(ctx, p, obj); err != nil {
 			return outcome{err: fmt.Errorf("resource %q item %d: %w", n.ID, i, err)}
 		}
-		live, err := r.apply(ctx, g, n, obj, p.setID)
+		live, err := r.apply(ctx, g, n, obj, p)
 		if errors.Is(err, errAwaitingObject) {
 			o.await(r, p, n, obj, err)
 			continue
@@ -365,7 +372,8 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 // ApplySet is not in it: the create precondition fails on it, and the object is then read
 // from the API server and adopted (or refused) on what it is; the object a resource with
 // adoptionPolicy Required waits for is looked up on the API server before kro waits.
-func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, desired *unstructured.Unstructured, applySetID string) (*unstructured.Unstructured, error) {
+func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, desired *unstructured.Unstructured, p *pass) (*unstructured.Unstructured, error) {
+	applySetID := p.setID
 	annotations := desired.GetAnnotations()
 	metadataOnly := g.MetadataOnly(n.GVK)
 	live, err := r.cachedOwned(ctx, n.GVK, client.ObjectKeyFromObject(desired), metadataOnly)
@@ -425,7 +433,11 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		applied := desired.DeepCopy()
 		applied.SetResourceVersion(guard)
 		ctrl.LoggerFrom(ctx).V(1).Info("Applying resource", "node", n.ID, "kind", n.GVK.Kind, "name", desired.GetName(), "namespace", desired.GetNamespace())
+		write := r.inflight.begin(keyOf(applied))
 		applied, err = r.applyObject(ctx, n.GVK, applied, metadataOnly)
+		if r.inflight.end(write, resourceVersionOf(applied, err)) {
+			p.again.Store(true)
+		}
 		if err == nil {
 			metrics.Applies.WithLabelValues(r.kind(), "success").Inc()
 			if guard != "" {
