@@ -78,9 +78,14 @@ func HashJSON(v any) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return HashBytes(raw), nil
+}
+
+// HashBytes fingerprints bytes already encoded (the JSON HashJSON would make).
+func HashBytes(raw []byte) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write(raw)
-	return h.Sum64(), nil
+	return h.Sum64()
 }
 
 // ChildIdentity is the instance identity written on every child.

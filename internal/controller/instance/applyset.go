@@ -10,8 +10,6 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
@@ -150,10 +148,13 @@ func (r *Reconciler) patchInventory(ctx context.Context, p *pass, gks, namespace
 	target.SetGroupVersionKind(p.inst.GroupVersionKind())
 	target.SetNamespace(p.inst.GetNamespace())
 	target.SetName(p.inst.GetName())
-	if err := r.opts.Client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	again, err := r.patchInstanceMetadata(ctx, target, patch)
+	if again {
+		p.again.Store(true)
+	}
+	if err != nil {
 		return clusterError(fmt.Errorf("recording the ApplySet inventory: %w", err))
 	}
-	r.appliedVersions.Store(keyOf(target), target.GetResourceVersion())
 	return nil
 }
 

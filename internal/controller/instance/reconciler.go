@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/kro-run/kro/internal/graph"
 	"github.com/kro-run/kro/internal/metadata"
 	"github.com/kro-run/kro/internal/metrics"
+	"github.com/kro-run/kro/internal/runtime"
 )
 
 // Instance states (SPEC §6).
@@ -225,15 +225,22 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, g *graph.Graph, inst *u
 	if err != nil {
 		return false, err
 	}
+	return r.patchInstanceMetadata(ctx, inst, patch)
+}
+
+// patchInstanceMetadata merge-patches the instance's metadata with inst's content replaced by
+// the answer, holding back the instance's watch events meanwhile (inflightWrites), and records
+// the resourceVersion it left as kro's own write. It reports whether an event held back was
+// someone else's.
+func (r *Reconciler) patchInstanceMetadata(ctx context.Context, inst *unstructured.Unstructured, patch []byte) (again bool, err error) {
 	key := keyOf(inst)
 	write := r.inflight.begin(key)
 	err = r.patchInstance(ctx, inst, patch, true)
 	again = r.inflight.end(write, resourceVersionOf(inst, err))
-	if err != nil {
-		return again, err
+	if err == nil {
+		r.appliedVersions.Store(key, inst.GetResourceVersion())
 	}
-	r.appliedVersions.Store(key, inst.GetResourceVersion())
-	return again, nil
+	return again, err
 }
 
 // patchInstance merge-patches the instance's metadata; with keepAnswer, inst's content is
@@ -293,9 +300,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 		return err
 	}
 	oldState, _, _ := unstructured.NestedString(inst.Object, "status", "state")
-	h := fnv.New64a()
-	_, _ = h.Write(raw)
-	hash := h.Sum64()
+	hash := runtime.HashBytes(raw)
 	if last, ok := r.lastStatus.Load(inst.GetUID()); ok {
 		if last.(writtenStatus).hash == hash {
 			// Already written; the cache has not caught up with that write yet.
