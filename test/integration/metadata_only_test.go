@@ -47,6 +47,7 @@ spec:
       kind: Secret
       metadata: {name: "${schema.metadata.name}-secret"}
       data: {value: dg==}
+      stringData: {token: "${schema.spec.value}"}
 `)
 	waitRGDActive(g, "it-metadata-only")
 	gvk := instanceGVK("ItMetadataOnly")

@@ -1,8 +1,42 @@
 package instance
 
 import (
+	"encoding/base64"
+	"maps"
+
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
+
+// upToDate reports whether applying desired to live would change nothing: every field of
+// desired, as the API server stores it (asStored), has its value in live.
+func upToDate(gvk schema.GroupVersionKind, desired, live map[string]any) bool {
+	return isSubset(asStored(gvk, desired), live)
+}
+
+// asStored is desired with its write-only fields turned into what the API server stores: a
+// core Secret's stringData is written into data, base64-encoded, over data of the same key.
+// desired itself is not changed.
+func asStored(gvk schema.GroupVersionKind, desired map[string]any) map[string]any {
+	stringData, ok := desired["stringData"].(map[string]any)
+	if !ok || gvk.Group != "" || gvk.Kind != "Secret" {
+		return desired
+	}
+	stored := maps.Clone(desired)
+	delete(stored, "stringData")
+	data, _ := desired["data"].(map[string]any)
+	data = maps.Clone(data)
+	if data == nil {
+		data = make(map[string]any, len(stringData))
+	}
+	for k, v := range stringData {
+		if s, ok := v.(string); ok {
+			data[k] = base64.StdEncoding.EncodeToString([]byte(s))
+		}
+	}
+	stored["data"] = data
+	return stored
+}
 
 // isSubset reports whether every field of desired has the same value in live, so applying
 // desired would change nothing. Lists must match element by element.

@@ -2,11 +2,13 @@ package instance
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestIsSubset(t *testing.T) {
@@ -237,6 +239,61 @@ func TestMergePatchOf(t *testing.T) {
 			}
 			if !jsonpatch.Equal(applied, []byte(tc.to)) {
 				t.Errorf("from with the patch applied = %s, want %s", applied, tc.to)
+			}
+		})
+	}
+}
+
+// TestUpToDate: desired is compared with the object as the API server stores it; a Secret's
+// write-only stringData is found in its data, base64-encoded.
+func TestUpToDate(t *testing.T) {
+	secret := schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
+	configMap := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	cases := map[string]struct {
+		gvk           schema.GroupVersionKind
+		desired, live map[string]any
+		want          bool
+	}{
+		"SecretStringDataInData": {
+			gvk:     secret,
+			desired: map[string]any{"stringData": map[string]any{"token": "x"}, "data": map[string]any{"ca": "eQ=="}},
+			live:    map[string]any{"data": map[string]any{"token": "eA==", "ca": "eQ=="}},
+			want:    true,
+		},
+		"SecretStringDataChanged": {
+			gvk:     secret,
+			desired: map[string]any{"stringData": map[string]any{"token": "x"}},
+			live:    map[string]any{"data": map[string]any{"token": "eQ=="}},
+			want:    false,
+		},
+		"SecretStringDataMissing": {
+			gvk:     secret,
+			desired: map[string]any{"stringData": map[string]any{"token": "x"}},
+			live:    map[string]any{"data": map[string]any{}},
+			want:    false,
+		},
+		"SecretStringDataWinsOverData": {
+			// The API server writes stringData over data of the same key.
+			gvk:     secret,
+			desired: map[string]any{"stringData": map[string]any{"token": "x"}, "data": map[string]any{"token": "eQ=="}},
+			live:    map[string]any{"data": map[string]any{"token": "eA=="}},
+			want:    true,
+		},
+		"OtherKindsKeepStringData": {
+			gvk:     configMap,
+			desired: map[string]any{"stringData": map[string]any{"token": "x"}},
+			live:    map[string]any{"data": map[string]any{"token": "eA=="}},
+			want:    false,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			before := fmt.Sprint(tc.desired)
+			if got := upToDate(tc.gvk, tc.desired, tc.live); got != tc.want {
+				t.Errorf("upToDate(%v, %v) = %v, want %v", tc.desired, tc.live, got, tc.want)
+			}
+			if after := fmt.Sprint(tc.desired); after != before {
+				t.Errorf("upToDate changed desired: %s, was %s", after, before)
 			}
 		})
 	}

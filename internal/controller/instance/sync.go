@@ -394,9 +394,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		default:
 			switch owner := live.GetLabels()[metadata.ApplySetPartOfLabel]; owner {
 			case applySetID:
-				// Unchanged since kro wrote it, or every desired field still has its value
-				// (write-only fields such as a Secret's stringData never do: only the first
-				// check spares them a write).
+				// Unchanged since kro wrote it, or every desired field still has its value.
 				if live.GetAnnotations()[metadata.DesiredHashAnnotation] == annotations[metadata.DesiredHashAnnotation] {
 					if r.unchangedSinceApply(live) || metadataOnly && r.specUnchangedSinceApply(desired, live) {
 						metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
@@ -412,7 +410,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 							live = full
 						}
 					}
-					if isSubset(desired.Object, live.Object) {
+					if upToDate(n.GVK, desired.Object, live.Object) {
 						metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
 						if metadataOnly {
 							// This resourceVersion is known to hold what kro wants.
