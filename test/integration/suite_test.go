@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,6 +90,8 @@ func restartKro(t *testing.T, while func()) {
 // and LIST, excluding WATCH).
 type requestCounter struct {
 	writes, reads atomic.Int64
+	// gets counts the reads of each URL path (GET of one object, or LIST).
+	gets sync.Map
 	// lastWrite describes the latest write ("PATCH /api/v1/..."), for failure messages.
 	lastWrite atomic.Value
 }
@@ -102,6 +106,19 @@ func (c *requestCounter) LastWrite() string {
 func (c *requestCounter) Reset() {
 	c.writes.Store(0)
 	c.reads.Store(0)
+	c.gets.Clear()
+}
+
+// ReadsUnder is the number of reads since the last reset of URL paths under prefix.
+func (c *requestCounter) ReadsUnder(prefix string) int64 {
+	var n int64
+	c.gets.Range(func(path, count any) bool {
+		if strings.HasPrefix(path.(string), prefix) {
+			n += count.(*atomic.Int64).Load()
+		}
+		return true
+	})
+	return n
 }
 
 // Writes is the number of write requests since the last reset.
@@ -116,6 +133,8 @@ func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 		case http.MethodGet:
 			if req.URL.Query().Get("watch") != "true" && req.URL.Query().Get("watch") != "1" {
 				c.reads.Add(1)
+				count, _ := c.gets.LoadOrStore(req.URL.Path, new(atomic.Int64))
+				count.(*atomic.Int64).Add(1)
 			}
 		case http.MethodHead, http.MethodOptions:
 		default:

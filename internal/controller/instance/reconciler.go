@@ -96,6 +96,8 @@ type Reconciler struct {
 	appliedGenerations sync.Map
 	// inflight holds back watch events of objects kro is writing (see inflightWrites).
 	inflight inflightWrites
+	// restart lists the objects of metadata-only kinds kro compares after it starts.
+	restart *restartReads
 }
 
 // ExternalRequests lists the instances that read obj through an externalRef.
@@ -112,6 +114,11 @@ func New(g *graph.Graph, opts Options) *Reconciler {
 		opts.MaxCollectionSize = 1000
 	}
 	r := &Reconciler{opts: opts}
+	r.restart = newRestartReads(opts.APIReader, client.MatchingLabels{
+		metadata.OwnedLabel:         "true",
+		metadata.InstanceGroupLabel: g.Instance.GVK.Group,
+		metadata.InstanceKindLabel:  g.Instance.GVK.Kind,
+	})
 	r.graph.Store(g)
 	return r
 }

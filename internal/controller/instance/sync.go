@@ -374,7 +374,6 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 // adoptionPolicy Required waits for is looked up on the API server before kro waits.
 func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, desired *unstructured.Unstructured, p *pass) (*unstructured.Unstructured, error) {
 	applySetID := p.setID
-	annotations := desired.GetAnnotations()
 	metadataOnly := g.MetadataOnly(n.GVK)
 	live, err := r.cachedOwned(ctx, n.GVK, client.ObjectKeyFromObject(desired), metadataOnly)
 	if apierrors.IsNotFound(err) && n.Adoption == v1alpha1.AdoptionPolicyRequired {
@@ -394,30 +393,9 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		default:
 			switch owner := live.GetLabels()[metadata.ApplySetPartOfLabel]; owner {
 			case applySetID:
-				// Unchanged since kro wrote it, or every desired field still has its value.
-				if live.GetAnnotations()[metadata.DesiredHashAnnotation] == annotations[metadata.DesiredHashAnnotation] {
-					if r.unchangedSinceApply(live) || metadataOnly && r.specUnchangedSinceApply(desired, live) {
-						metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
-						return live, nil
-					}
-					if metadataOnly {
-						// Changed by someone, or unknown since a restart: the cache holds
-						// metadata only, so the comparison reads the object once.
-						full := &unstructured.Unstructured{}
-						full.SetGroupVersionKind(n.GVK)
-						if err := r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), full); err == nil &&
-							full.GetLabels()[metadata.ApplySetPartOfLabel] == applySetID {
-							live = full
-						}
-					}
-					if upToDate(n.GVK, desired.Object, live.Object) {
-						metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
-						if metadataOnly {
-							// This resourceVersion is known to hold what kro wants.
-							r.recordApplied(live, true)
-						}
-						return live, nil
-					}
+				if current, ok := r.holdsDesired(ctx, n.GVK, desired, live, applySetID, metadataOnly); ok {
+					metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
+					return current, nil
 				}
 			case "":
 				if n.Adoption == v1alpha1.AdoptionPolicyNever {
@@ -454,6 +432,53 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		live.SetGroupVersionKind(n.GVK)
 		err = r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	}
+}
+
+// holdsDesired reports whether live, an object of kro's ApplySet, holds desired already, so
+// that applying it would change nothing, and returns the object it decided on. The desired
+// state's hash kro recorded on the object must be the same, and then either the object is
+// unchanged since kro applied it (or, of a metadata-only kind, only its status changed), or
+// every desired field still has its value. For a metadata-only kind that comparison needs the
+// whole object, read once (readFull); the resourceVersion found up to date is remembered.
+func (r *Reconciler) holdsDesired(ctx context.Context, gvk schema.GroupVersionKind, desired, live *unstructured.Unstructured, applySetID string, metadataOnly bool) (*unstructured.Unstructured, bool) {
+	if live.GetAnnotations()[metadata.DesiredHashAnnotation] != desired.GetAnnotations()[metadata.DesiredHashAnnotation] {
+		return nil, false
+	}
+	if r.unchangedSinceApply(live) || metadataOnly && r.specUnchangedSinceApply(desired, live) {
+		return live, true
+	}
+	if metadataOnly {
+		if live = r.readFull(ctx, gvk, live, applySetID); live == nil {
+			return nil, false
+		}
+	}
+	if !upToDate(gvk, desired.Object, live.Object) {
+		return nil, false
+	}
+	if metadataOnly {
+		r.recordApplied(live, true)
+	}
+	return live, true
+}
+
+// readFull reads the whole object of a metadata-only kind whose metadata the cache holds:
+// from the list made after kro started (restartReads) when it is still at that
+// resourceVersion, else alone from the API server. It is nil if the object cannot be read or
+// is no longer of the ApplySet.
+func (r *Reconciler) readFull(ctx context.Context, gvk schema.GroupVersionKind, meta *unstructured.Unstructured, applySetID string) *unstructured.Unstructured {
+	key := client.ObjectKeyFromObject(meta)
+	full, ok := r.restart.get(ctx, gvk, key, meta.GetResourceVersion())
+	if !ok {
+		full = &unstructured.Unstructured{}
+		full.SetGroupVersionKind(gvk)
+		if err := r.opts.APIReader.Get(ctx, key, full); err != nil {
+			return nil
+		}
+	}
+	if full.GetLabels()[metadata.ApplySetPartOfLabel] != applySetID {
+		return nil
+	}
+	return full
 }
 
 // cachedOwned reads an object of an ApplySet from the owned cache: the whole object, or for a

@@ -1,0 +1,121 @@
+package instance
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// restartReads serves the full objects of metadata-only kinds (graph.MetadataOnly) that kro
+// compares after it starts. It then knows no resourceVersion it left, so every such object
+// would cost a GET; instead, the first object of a kind needed in the reconciler's first
+// restartListWindow reads all the graph's objects of that kind in one paginated LIST. A listed
+// object is handed out once, and only at the resourceVersion it was listed at (else the caller
+// reads it alone); what is not used within listedObjectsTTL is dropped.
+type restartReads struct {
+	reader   client.Reader
+	selector client.MatchingLabels
+	start    time.Time
+	// window is how long after start a kind is listed; ttl how long listed objects are kept.
+	window, ttl time.Duration
+	pageSize    int64
+
+	mu    sync.Mutex
+	kinds map[schema.GroupVersionKind]*listedKind
+}
+
+// listedKind is one LIST of a kind: done is closed when objs is filled (or err set).
+type listedKind struct {
+	done chan struct{}
+	err  error
+	objs map[client.ObjectKey]*unstructured.Unstructured // guarded by restartReads.mu
+}
+
+const (
+	restartListWindow = time.Minute
+	listedObjectsTTL  = 5 * time.Minute
+	restartListPage   = 500
+)
+
+func newRestartReads(reader client.Reader, selector client.MatchingLabels) *restartReads {
+	return &restartReads{
+		reader: reader, selector: selector, start: time.Now(),
+		window: restartListWindow, ttl: listedObjectsTTL, pageSize: restartListPage,
+		kinds: map[schema.GroupVersionKind]*listedKind{},
+	}
+}
+
+// get returns the listed object of gvk at key if its resourceVersion is rv. ok is false when
+// the caller must read the object itself: too late to list, the list failed, or the object
+// was not listed, already handed out or listed at another resourceVersion.
+func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey, rv string) (obj *unstructured.Unstructured, ok bool) {
+	if s == nil || s.reader == nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	lk, listed := s.kinds[gvk]
+	if !listed {
+		if time.Since(s.start) > s.window {
+			s.mu.Unlock()
+			return nil, false
+		}
+		lk = &listedKind{done: make(chan struct{})}
+		s.kinds[gvk] = lk
+		s.mu.Unlock()
+		objs, err := s.list(ctx, gvk)
+		s.mu.Lock()
+		lk.objs, lk.err = objs, err
+		s.mu.Unlock()
+		close(lk.done)
+		if err == nil {
+			time.AfterFunc(s.ttl, func() {
+				s.mu.Lock()
+				lk.objs = nil
+				s.mu.Unlock()
+			})
+		}
+	} else {
+		s.mu.Unlock()
+	}
+	select {
+	case <-lk.done:
+	case <-ctx.Done():
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lk.err != nil {
+		return nil, false
+	}
+	obj = lk.objs[key]
+	delete(lk.objs, key)
+	if obj == nil || obj.GetResourceVersion() != rv {
+		return nil, false
+	}
+	return obj, true
+}
+
+// list reads every object of gvk with the selector's labels, page by page, without their
+// managed fields.
+func (s *restartReads) list(ctx context.Context, gvk schema.GroupVersionKind) (map[client.ObjectKey]*unstructured.Unstructured, error) {
+	objs := map[client.ObjectKey]*unstructured.Unstructured{}
+	for cont := ""; ; {
+		page := &unstructured.UnstructuredList{}
+		page.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := s.reader.List(ctx, page, s.selector, client.Limit(s.pageSize), client.Continue(cont)); err != nil {
+			return nil, err
+		}
+		for i := range page.Items {
+			obj := &page.Items[i]
+			obj.SetManagedFields(nil)
+			objs[client.ObjectKeyFromObject(obj)] = obj
+		}
+		if cont = page.GetContinue(); cont == "" {
+			return objs, nil
+		}
+	}
+}
