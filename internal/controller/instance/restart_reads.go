@@ -15,7 +15,8 @@ import (
 // would cost a GET; instead, the first object of a kind needed in the reconciler's first
 // restartListWindow reads all the graph's objects of that kind in one paginated LIST. A listed
 // object is handed out once, and only at the resourceVersion it was listed at (else the caller
-// reads it alone); what is not used within listedObjectsTTL is dropped.
+// reads it alone); what is not used within listedObjectsTTL is dropped. Only what the metadata
+// cache does not hold is kept: the objects without their metadata.
 type restartReads struct {
 	reader   client.Reader
 	selector client.MatchingLabels
@@ -32,7 +33,13 @@ type restartReads struct {
 type listedKind struct {
 	done chan struct{}
 	err  error
-	objs map[client.ObjectKey]*unstructured.Unstructured // guarded by restartReads.mu
+	objs map[client.ObjectKey]listedObject // guarded by restartReads.mu
+}
+
+// listedObject is a listed object's content without its metadata, and its resourceVersion.
+type listedObject struct {
+	resourceVersion string
+	content         map[string]any
 }
 
 const (
@@ -49,10 +56,11 @@ func newRestartReads(reader client.Reader, selector client.MatchingLabels) *rest
 	}
 }
 
-// get returns the listed object of gvk at key if its resourceVersion is rv. ok is false when
-// the caller must read the object itself: too late to list, the list failed, or the object
-// was not listed, already handed out or listed at another resourceVersion.
-func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey, rv string) (obj *unstructured.Unstructured, ok bool) {
+// get returns the content (all but metadata) of the listed object of gvk at key if its
+// resourceVersion is rv; the caller owns it. ok is false when the caller must read the object
+// itself: too late to list, the list failed, or the object was not listed, already handed out
+// or listed at another resourceVersion.
+func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey, rv string) (content map[string]any, ok bool) {
 	if s == nil || s.reader == nil {
 		return nil, false
 	}
@@ -91,18 +99,17 @@ func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key
 	if lk.err != nil {
 		return nil, false
 	}
-	obj = lk.objs[key]
+	obj, listed := lk.objs[key]
 	delete(lk.objs, key)
-	if obj == nil || obj.GetResourceVersion() != rv {
+	if !listed || obj.resourceVersion != rv {
 		return nil, false
 	}
-	return obj, true
+	return obj.content, true
 }
 
-// list reads every object of gvk with the selector's labels, page by page, without their
-// managed fields.
-func (s *restartReads) list(ctx context.Context, gvk schema.GroupVersionKind) (map[client.ObjectKey]*unstructured.Unstructured, error) {
-	objs := map[client.ObjectKey]*unstructured.Unstructured{}
+// list reads every object of gvk with the selector's labels, page by page.
+func (s *restartReads) list(ctx context.Context, gvk schema.GroupVersionKind) (map[client.ObjectKey]listedObject, error) {
+	objs := map[client.ObjectKey]listedObject{}
 	for cont := ""; ; {
 		page := &unstructured.UnstructuredList{}
 		page.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
@@ -111,8 +118,9 @@ func (s *restartReads) list(ctx context.Context, gvk schema.GroupVersionKind) (m
 		}
 		for i := range page.Items {
 			obj := &page.Items[i]
-			obj.SetManagedFields(nil)
-			objs[client.ObjectKeyFromObject(obj)] = obj
+			key, rv := client.ObjectKeyFromObject(obj), obj.GetResourceVersion()
+			delete(obj.Object, "metadata")
+			objs[key] = listedObject{resourceVersion: rv, content: obj.Object}
 		}
 		if cont = page.GetContinue(); cont == "" {
 			return objs, nil

@@ -467,9 +467,12 @@ func (r *Reconciler) holdsDesired(ctx context.Context, gvk schema.GroupVersionKi
 // is no longer of the ApplySet.
 func (r *Reconciler) readFull(ctx context.Context, gvk schema.GroupVersionKind, meta *unstructured.Unstructured, applySetID string) *unstructured.Unstructured {
 	key := client.ObjectKeyFromObject(meta)
-	full, ok := r.restart.get(ctx, gvk, key, meta.GetResourceVersion())
-	if !ok {
-		full = &unstructured.Unstructured{}
+	full := &unstructured.Unstructured{}
+	if content, ok := r.restart.get(ctx, gvk, key, meta.GetResourceVersion()); ok {
+		// The same version: the cached metadata completes it.
+		full.Object = content
+		full.Object["metadata"] = meta.Object["metadata"]
+	} else {
 		full.SetGroupVersionKind(gvk)
 		if err := r.opts.APIReader.Get(ctx, key, full); err != nil {
 			return nil
