@@ -225,3 +225,19 @@ func Top(m map[string]int) []KeyCount {
 
 // Len is the number of events read so far.
 func (l *Log) Len() int { return len(l.events) }
+
+// Last returns when the API server received the latest request of user received at or after
+// from (false when there is none). Events are in completion order, so every one is looked at.
+func (l *Log) Last(user string, from time.Time) (time.Time, bool) {
+	var last time.Time
+	found := false
+	for _, e := range l.events {
+		if e.User != user || e.Received.Before(from) {
+			continue
+		}
+		if !found || e.Received.After(last) {
+			last, found = e.Received, true
+		}
+	}
+	return last, found
+}

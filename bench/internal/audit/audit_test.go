@@ -3,6 +3,7 @@ package audit
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,5 +56,27 @@ func TestCount(t *testing.T) {
 	top := Top(map[string]int{"a": 1, "b": 3, "c": 3})
 	if top[0].Key != "b" || top[1].Key != "c" || top[2].Key != "a" {
 		t.Fatalf("top = %v", top)
+	}
+}
+
+func TestLast(t *testing.T) {
+	l, _ := Open(filepath.Join(t.TempDir(), "none.log"), false)
+	for _, line := range strings.Split(strings.TrimSpace(sample), "\n") {
+		if err := l.ParseLine([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if at, ok := l.Last("kro", base); !ok || !at.Equal(base.Add(9*time.Second)) {
+		t.Fatalf("last of kro = %v, %v", at, ok)
+	}
+	if at, ok := l.Last("floor", base); !ok || !at.Equal(base.Add(4*time.Second)) {
+		t.Fatalf("last of floor = %v, %v", at, ok)
+	}
+	if _, ok := l.Last("kro", base.Add(10*time.Second)); ok {
+		t.Fatal("a request after the last one")
+	}
+	if _, ok := l.Last("admin", base); ok {
+		t.Fatal("a request of a user who made none")
 	}
 }
