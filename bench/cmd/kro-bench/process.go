@@ -25,10 +25,12 @@ func startProcess(runDir, name string, args ...string) (*process, error) {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(logPath)
+	// Appended to, so a process started again (S7, S8) keeps the log of the one before.
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
+	fmt.Fprintf(logf, "=== kro-bench: starting %s at %s\n", name, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
