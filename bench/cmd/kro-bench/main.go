@@ -57,6 +57,8 @@ type config struct {
 	UnrelatedBytes int           `json:"unrelatedBytes"`
 	S7Instances    int           `json:"s7Instances"`
 	S7Settle       time.Duration `json:"s7Settle"`
+	// S8: kro restarted with the reference count's instances ACTIVE.
+	S8 bool `json:"s8"`
 
 	// The floor's client settings match kro's defaults (internal/app/options.go).
 	FloorQPS     float64 `json:"floorQPS"`
@@ -93,6 +95,7 @@ func main() {
 	flag.IntVar(&c.UnrelatedBytes, "unrelated-bytes", 4096, "S7: payload of each unrelated object")
 	flag.IntVar(&c.S7Instances, "s7-instances", 10, "S7: S2 instances kro serves in each of its two runs")
 	flag.DurationVar(&c.S7Settle, "s7-settle", 10*time.Second, "S7: wait after the instances are ACTIVE before reading kro's memory")
+	flag.BoolVar(&c.S8, "s8", true, "S8: restart kro with the last S2 count's instances ACTIVE, measure it until quiet (kro only)")
 	flag.StringVar(&contenders, "contenders", "kro floor-unthrottled", "what to measure, in order (kro, floor-unthrottled, floor)")
 	flag.Float64Var(&c.FloorQPS, "floor-qps", 500, "the throttled floor's QPS (kro's --client-qps default)")
 	flag.IntVar(&c.FloorBurst, "floor-burst", 1000, "the throttled floor's burst (kro's --client-burst default)")

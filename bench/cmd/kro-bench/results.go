@@ -47,6 +47,7 @@ type ContenderResult struct {
 	S5      *Latency      `json:"s5DriftRepair,omitempty"`
 	S6      []*Teardown   `json:"s6Teardown,omitempty"`
 	S7      *Unrelated    `json:"s7Unrelated,omitempty"`
+	S8      *Restart      `json:"s8Restart,omitempty"`
 }
 
 // Usage is what one scenario cost: its contender's API requests (audit log) and CPU time.
@@ -222,6 +223,64 @@ func (r *Results) unrelatedTable() string {
 	return b.String()
 }
 
+// peakRSS is the highest VmHWM of the contender's processes in S1-S6: the one S8 stopped, and
+// the one that ran to the end.
+func peakRSS(c *ContenderResult) int64 {
+	p := c.S4.Final.Peak
+	if c.S8 != nil && c.S8.BeforeStop.Peak > p {
+		p = c.S8.BeforeStop.Peak
+	}
+	return p
+}
+
+// restartTable is S8's section of the summary (kro only).
+func (r *Results) restartTable() string {
+	kro := r.get("kro")
+	if kro == nil || kro.S8 == nil {
+		return ""
+	}
+	s := kro.S8
+	u := s.Usage
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nS8 restart: kro stopped (SIGTERM) and started again with %d instances live (S2 %d and S1), nothing changed meanwhile; measured until %s without a request from kro\n",
+		s.Instances, r.Config.refCount(), restartQuiet)
+	if s.Error != "" {
+		fmt.Fprintf(&b, "  error: %s\n", s.Error)
+	}
+	fmt.Fprintf(&b, "%-52s %11s %11s\n", "metric", "total", "/instance")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 76))
+	line := func(label string, v float64, prec int, perInst bool) {
+		l := fmt.Sprintf("%-52s %11.*f", label, prec, v)
+		if perInst && s.Instances > 0 {
+			l += fmt.Sprintf(" %11.3f", v/float64(s.Instances))
+		}
+		b.WriteString(l + "\n")
+	}
+	line("S8 old kro: SIGTERM -> exited (s)", s.StopSeconds, 2, false)
+	line("S8 start -> ready, RGDs Active (s)", s.ReadySeconds, 2, false)
+	line(fmt.Sprintf("S8 start -> quiet: last request before %s (s)", restartQuiet), s.QuietSeconds, 2, false)
+	line("S8 API requests", float64(u.Requests.Total), 0, true)
+	line("S8   writes", float64(u.Requests.Writes), 0, true)
+	line("S8   reads", float64(u.Requests.Reads), 0, true)
+	for _, kc := range audit.Top(u.Requests.ByVerb) {
+		line("S8     "+kc.Key, float64(kc.Count), 0, true)
+	}
+	line("S8 controller CPU (ms)", u.ControllerCPUms, 0, true)
+	line("S8 apiserver CPU (ms)", u.APIServerCPUms, 0, true)
+	line("S8 etcd CPU (ms)", u.EtcdCPUms, 0, true)
+	line("S8 RSS of the old kro before the stop (MiB)", mib(s.BeforeStop.RSS), 1, false)
+	line("S8 RSS after quiet (MiB)", mib(s.Memory.RSS), 1, false)
+	line("S8 peak RSS of the new kro, VmHWM (MiB)", mib(s.Memory.Peak), 1, false)
+	line("S8 noise: other processes (cores)", u.OtherCores, 2, false)
+	fmt.Fprintf(&b, "S8 instances ACTIVE: %d of %d before, %d of %d after; children: %d before, %d after; objects at another resourceVersion: %d\n",
+		s.Before.Active, s.Before.Instances, s.After.Active, s.After.Instances, s.Before.Children, s.After.Children, s.Changed)
+	fmt.Fprintf(&b, "S8 kro's requests by verb and resource (window %.1f s)\n", u.Seconds)
+	for _, kc := range audit.Top(u.Requests.ByKey) {
+		fmt.Fprintf(&b, "  %-50s %11d %11.3f\n", kc.Key, kc.Count, float64(kc.Count)/float64(max(s.Instances, 1)))
+	}
+	return b.String()
+}
+
 // --- the table ------------------------------------------------------------------------------------
 
 type row struct {
@@ -371,7 +430,8 @@ func (r *Results) table() string {
 	}, "MiB", 1)
 	emitp(fmt.Sprintf("S4 RSS after S3 (%d ACTIVE instances)", r.Config.refCount()), fromValue(rssAfterS3), "MiB", 1)
 	emitp("S4 peak RSS (VmHWM)", func(c *ContenderResult) (float64, bool) {
-		return mib(c.S4.Final.Peak), c.S4.Final.Peak > 0
+		p := peakRSS(c)
+		return mib(p), p > 0
 	}, "MiB", 1)
 	emitp("S4 RSS growth per live instance after S3", func(c *ContenderResult) (float64, bool) {
 		if c.S4.AfterS3 == nil || c.S4.AfterS3.Instances == 0 {
@@ -431,6 +491,7 @@ func (r *Results) table() string {
 	}
 
 	b.WriteString(r.unrelatedTable())
+	b.WriteString(r.restartTable())
 	b.WriteString(r.targetsText())
 
 	// Where the requests go: per instance, by verb and resource, for the reference count.

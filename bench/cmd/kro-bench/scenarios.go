@@ -37,6 +37,13 @@ type contender struct {
 	res   *ContenderResult
 }
 
+// stop stops the contender's process, when it has one.
+func (c *contender) stop() {
+	if c.proc != nil {
+		c.proc.stop()
+	}
+}
+
 func (b *bench) runContender(ctx context.Context, name string) error {
 	c := &contender{name: name}
 	c.res = &ContenderResult{Name: name}
@@ -47,7 +54,8 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 		p, err := b.startKro(ctx, c.res)
 		if p != nil {
 			c.proc = p
-			defer p.stop()
+			// c.proc, not p: S8 replaces the process.
+			defer c.stop()
 		}
 		if err != nil {
 			return err
@@ -97,6 +105,11 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 			}
 			if err := b.s5(ctx, c, ns); err != nil {
 				return fmt.Errorf("S5: %w", err)
+			}
+			if c.name == "kro" && b.cfg.S8 {
+				if err := b.s8(ctx, c, ns); err != nil {
+					return fmt.Errorf("S8: %w", err)
+				}
 			}
 		}
 		if err := b.s6(ctx, c, ns, n); err != nil {
@@ -204,7 +217,10 @@ func (b *bench) begin(c *contender) window {
 	w.hostBusy, _, w.hostErr = proc.HostCPU()
 	w.api, w.apiErr = proc.CPUTime(b.cfg.APIServerPID)
 	w.etcd, w.etcdErr = proc.CPUTime(b.cfg.EtcdPID)
-	w.controller, w.ctlErr = proc.CPUTime(c.proc.pid())
+	// A contender whose process starts inside the window (S8) starts at zero CPU time.
+	if c.proc != nil {
+		w.controller, w.ctlErr = proc.CPUTime(c.proc.pid())
+	}
 	return w
 }
 

@@ -9,7 +9,8 @@ import (
 // reference figure: the floor's (the unthrottled floor when it ran) or, for linearity, kro's
 // own figure at the reference count.
 type Target struct {
-	// Group is "issue #13" for the rows of the issue's table, "earlier" for the older targets.
+	// Group is "issue #13" for the rows of the issue's table, "earlier" for the older targets,
+	// "restart" for S8's.
 	Group string  `json:"group"`
 	Name  string  `json:"name"`
 	Unit  string  `json:"unit"`
@@ -29,6 +30,7 @@ type Target struct {
 const (
 	groupIssue   = "issue #13"
 	groupEarlier = "earlier"
+	groupRestart = "restart"
 )
 
 // limit is ref×factor + plus.
@@ -179,6 +181,15 @@ func rssAfterS3(c *ContenderResult) value {
 	return val(mib(c.S4.AfterS3.Memory.RSS))
 }
 
+// restartVal is a figure of kro's S8; its err is S8's error (kro not restarted, not quiet in
+// time, an instance no longer ACTIVE or a child gone).
+func restartVal(c *ContenderResult, f func(*Restart) float64) value {
+	if c == nil || c.S8 == nil {
+		return value{}
+	}
+	return value{v: f(c.S8), ok: true, err: c.S8.Error}
+}
+
 // evaluate checks the targets: first every row of issue #13's table (listed also when a
 // scenario was skipped, as n/a), then the earlier targets that still hold.
 func (r *Results) evaluate() {
@@ -272,6 +283,12 @@ func (r *Results) evaluate() {
 	add(check(groupEarlier, "S3 idle: 0 writes", "req", idle(func(u Usage) float64 { return float64(u.Requests.Writes) }), val(0), "", times(1)))
 	add(check(groupEarlier, "S3 idle: 0 reads", "req", idle(func(u Usage) float64 { return float64(u.Requests.Reads) }), val(0), "", times(1)))
 	add(vs(lat(func(c *ContenderResult) *Latency { return c.S5 }), times(2))(groupEarlier, "S5 drift repair p50 <= 2x floor", "ms"))
+
+	// S8: nothing changed while kro was down, so its restart writes nothing.
+	add(check(groupRestart, "S8 restart writes == 0 (nothing changed while kro was down)", "req",
+		restartVal(kro, func(s *Restart) float64 { return float64(s.Usage.Requests.Writes) }), val(0), "", times(1)))
+	add(info(groupRestart, "S8 restart reads/instance, reported", "req",
+		restartVal(kro, func(s *Restart) float64 { return s.ReadsPerInstance }), value{}, ""))
 	r.Targets = ts
 }
 
@@ -312,11 +329,14 @@ func (r *Results) targetsText() string {
 	if fl := r.refFloor(); fl != nil {
 		ref = fl.Name
 	}
-	for _, g := range []string{groupIssue, groupEarlier} {
-		if g == groupIssue {
+	for _, g := range []string{groupIssue, groupEarlier, groupRestart} {
+		switch g {
+		case groupIssue:
 			fmt.Fprintf(&b, "\nTargets of issue #13 (floor = %s)\n", ref)
-		} else {
+		case groupEarlier:
 			fmt.Fprintf(&b, "\nEarlier targets (floor = %s)\n", ref)
+		default:
+			b.WriteString("\nS8 restart targets (kro alone)\n")
 		}
 		for _, t := range r.Targets {
 			if t.Group == g {

@@ -182,3 +182,52 @@ func TestPrintsZero(t *testing.T) {
 		t.Fatal("printsZero")
 	}
 }
+
+func TestEvaluateRestart(t *testing.T) {
+	eval := func(s8 *Restart) *Results {
+		r := &Results{Config: config{S1Count: 50, S2Counts: []int{1000}}}
+		k := result("kro", 20, 4, 4, 36, 95, 450, 14, 25)
+		k.S8 = s8
+		r.add(k)
+		r.add(result("floor-unthrottled", 18, 2, 2, 30, 80, 400, 10, 1))
+		r.evaluate()
+		return r
+	}
+	restart := func(writes, reads int, err string) *Restart {
+		s := &Restart{Instances: 1050, Error: err,
+			Usage: Usage{Requests: audit.Counts{Total: writes + reads, Writes: writes, Reads: reads}}}
+		s.PerInstance = perInstance(s.Usage, s.Instances)
+		return s
+	}
+	const writes, reads = "S8 restart writes == 0", "S8 restart reads/instance"
+	for _, c := range []struct {
+		name      string
+		s8        *Restart
+		measured  bool
+		met       bool
+		note      string
+		readsInst float64
+	}{
+		{"skipped", nil, false, false, "", 0},
+		{"nothing written", restart(0, 5250, ""), true, true, "", 5},
+		{"a status written again", restart(3, 5250, ""), true, false, "", 5},
+		{"an instance no longer ACTIVE", restart(0, 5250, "1049 of 1050 instances ACTIVE"), true, false, "kro: 1049 of 1050", 5},
+	} {
+		r := eval(c.s8)
+		w, rd := find(t, r.Targets, writes), find(t, r.Targets, reads)
+		if w.Measured != c.measured || w.Met != c.met || w.Group != groupRestart || w.Limit != 0 || !strings.Contains(w.Note, c.note) {
+			t.Errorf("%s: writes target %+v", c.name, w)
+		}
+		if !rd.Info || rd.Measured != c.measured || math.Abs(rd.Kro-c.readsInst) > 1e-9 || rd.Group != groupRestart {
+			t.Errorf("%s: reads target %+v", c.name, rd)
+		}
+		text := r.targetsText()
+		verdict := map[bool]string{true: "ok  ", false: "MISS"}[c.met]
+		if !c.measured {
+			verdict = "n/a "
+		}
+		if !strings.Contains(text, "\nS8 restart targets (kro alone)\n  "+verdict+"  "+writes) {
+			t.Errorf("%s: targets text:\n%s", c.name, text)
+		}
+	}
+}
