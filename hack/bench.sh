@@ -23,6 +23,8 @@
 #                          fresh kro starts; 0 skips S7                  (default 10000; quick 1000)
 #   BENCH_UNRELATED_BYTES  S7: payload of each unrelated object         (default 4096)
 #   BENCH_S7_INSTANCES     S7: S2 instances kro serves in each run      (default 10)
+#   BENCH_S8=0             skip S8: kro restarted with the last S2 count's instances ACTIVE,
+#                          measured until quiet (kro only; default on, in BENCH_QUICK too)
 #   BENCH_CONTENDERS       what runs, in order (kro must come first)  (default "kro floor-unthrottled";
 #                          add "floor" for the floor at kro's client QPS/burst)
 #   BENCH_KRO_ARGS         extra kro-controller flags, e.g. "--client-qps 200"
@@ -53,6 +55,8 @@ S5_COUNT=${BENCH_S5_COUNT:-20}
 UNRELATED=${BENCH_UNRELATED:-10000}
 UNRELATED_BYTES=${BENCH_UNRELATED_BYTES:-4096}
 S7_INSTANCES=${BENCH_S7_INSTANCES:-10}
+S8=${BENCH_S8:-1}
+if [ "$S8" = 0 ]; then S8=false; else S8=true; fi
 CONTENDERS=${BENCH_CONTENDERS:-kro floor-unthrottled}
 
 _t0=$(date +%s)
@@ -238,7 +242,7 @@ log "control plane ready; kro CRDs installed"
 	-apiserver-pid "$(pid_of kube-apiserver)" -etcd-pid "$(pid_of etcd)" -audit-log "$RUN/audit.log" \
 	-run-dir "$RUN" -out "$OUT" -go-bench "$OUT/go-bench.txt" \
 	-s1-count "$S1_COUNT" -s2-counts "$S2_COUNTS" -s2-large "$S2_LARGE" -s3-idle "${S3_IDLE}s" -floor-idle "${FLOOR_IDLE}s" \
-	-s5-count "$S5_COUNT" -unrelated "$UNRELATED" -unrelated-bytes "$UNRELATED_BYTES" -s7-instances "$S7_INSTANCES" \
+	-s5-count "$S5_COUNT" -unrelated "$UNRELATED" -unrelated-bytes "$UNRELATED_BYTES" -s7-instances "$S7_INSTANCES" -s8="$S8" \
 	-contenders "$CONTENDERS" &
 echo $! >"$RUN/pids/kro-bench"
 wait "$(pid_of kro-bench)"
