@@ -33,7 +33,8 @@ type Restart struct {
 	BeforeStop proc.Memory `json:"beforeStop"`
 	// StopSeconds is SIGTERM -> the old process exited (outside the window).
 	StopSeconds float64 `json:"stopSeconds"`
-	// ReadySeconds is start -> ready and the RGDs Active.
+	// ReadySeconds is start -> the health probe answers (the RGDs' status still says Active
+	// from the old process: it is no sign that the new one has started its controllers).
 	ReadySeconds float64 `json:"readySeconds"`
 	// QuietSeconds is start -> kro's last request before restartQuiet without one.
 	QuietSeconds float64 `json:"quietSeconds"`

@@ -257,7 +257,7 @@ func (r *Results) restartTable() string {
 		b.WriteString(l + "\n")
 	}
 	line("S8 old kro: SIGTERM -> exited (s)", s.StopSeconds, 3, false)
-	line("S8 start -> ready, RGDs Active (s)", s.ReadySeconds, 2, false)
+	line("S8 start -> ready: health probe (s)", s.ReadySeconds, 2, false)
 	line(fmt.Sprintf("S8 start -> quiet: last request before %s (s)", restartQuiet), s.QuietSeconds, 2, false)
 	line("S8 API requests", float64(u.Requests.Total), 0, true)
 	line("S8   writes", float64(u.Requests.Writes), 0, true)
