@@ -27,6 +27,9 @@ type restartReads struct {
 
 	mu    sync.Mutex
 	kinds map[schema.GroupVersionKind]*listedKind
+	// listing makes the kinds' lists one at a time: each page decoded is garbage soon after,
+	// and lists of several kinds at once raise kro's peak memory.
+	listing sync.Mutex
 }
 
 // listedKind is one LIST of a kind: done is closed when objs is filled (or err set).
@@ -45,7 +48,7 @@ type listedObject struct {
 const (
 	restartListWindow = time.Minute
 	listedObjectsTTL  = 5 * time.Minute
-	restartListPage   = 500
+	restartListPage   = 100
 )
 
 func newRestartReads(reader client.Reader, selector client.MatchingLabels) *restartReads {
@@ -74,7 +77,9 @@ func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key
 		lk = &listedKind{done: make(chan struct{})}
 		s.kinds[gvk] = lk
 		s.mu.Unlock()
+		s.listing.Lock()
 		objs, err := s.list(ctx, gvk)
+		s.listing.Unlock()
 		s.mu.Lock()
 		lk.objs, lk.err = objs, err
 		s.mu.Unlock()
