@@ -96,7 +96,13 @@ func NewManager(cfg *rest.Config, opts Options) (*Manager, error) {
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		// kro never reads managedFields; server-side applied objects carry large ones. The
 		// strings cached objects have in common are kept once.
-		Cache: cache.Options{DefaultTransform: strs.Transform()},
+		Cache: cache.Options{
+			DefaultTransform: strs.Transform(),
+			ByObject: map[client.Object]cache.ByObject{
+				// CRDs kro did not generate are cached without their schemas.
+				&apiextensionsv1.CustomResourceDefinition{}: {Transform: leanCRDs(strs.Transform())},
+			},
+		},
 		// Discovery requests of the REST mapper (made while building graphs and starting
 		// informers) are bounded, so that a slow API group cannot hold an RGD worker; kinds
 		// whose CRD was deleted are not found.
@@ -158,7 +164,7 @@ func Setup(mgr manager.Manager, owned cache.Cache, opts Options) error {
 	// Schemas are read from the API server's OpenAPI documents, refused while they lag behind
 	// the CRD in the cache, and cached until a CRD of their group changes.
 	schemas := kroschema.NewCachedResolver(
-		kroschema.NewFreshResolver(kroschema.NewDiscoveryResolver(dc), crdOfKind(mgr.GetClient())),
+		kroschema.NewFreshResolver(kroschema.NewDiscoveryResolver(dc), crdOfKind(mgr.GetClient(), mgr.GetAPIReader())),
 		kroschema.CacheOptions{})
 
 	// The RGD reconciler and the engine know each other: the engine serves the graphs the

@@ -8,6 +8,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
 
@@ -74,6 +75,16 @@ spec:
 		return env.client.Update(ctx, live)
 	})).To(gomega.Succeed())
 	waitRGDActive(g, "it-sprocket")
+
+	// kro caches the CRDs it did not generate without their schemas (it read this one whole
+	// from the API server to check the RGD), and its own whole.
+	cached := func(name string) *apiextensionsv1.CustomResourceDefinition {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		g.Expect(env.kro.cache.Get(ctx, client.ObjectKey{Name: name}, crd)).To(gomega.Succeed())
+		return crd
+	}
+	g.Expect(cached(crd.Name).Spec.Versions[0].Schema).To(gomega.BeNil(), "a foreign CRD cached with its schema")
+	g.Expect(cached("itsprocketusers.kro.run").Spec.Versions[0].Schema).NotTo(gomega.BeNil(), "kro's CRD cached without its schema")
 }
 
 // TestFailingRGDDoesNotStallOthers checks that an RGD waiting for a kind the cluster does not

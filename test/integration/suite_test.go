@@ -35,8 +35,8 @@ var env struct {
 	kro struct {
 		cancel context.CancelFunc
 		done   chan error
-		// owned is its cache of the objects it applies.
-		owned cache.Cache
+		// owned is its cache of the objects it applies; cache the manager's cache.
+		owned, cache cache.Cache
 	}
 	log logr.Logger
 	// edit, when set, changes the options of the kro started next (tests of other flags).
@@ -62,7 +62,7 @@ func startKro() error {
 	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), env.log))
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	env.kro.cancel, env.kro.done, env.kro.owned = cancel, done, mgr.Owned
+	env.kro.cancel, env.kro.done, env.kro.owned, env.kro.cache = cancel, done, mgr.Owned, mgr.GetCache()
 	return nil
 }
 
