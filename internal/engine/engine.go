@@ -311,7 +311,7 @@ func (e *Engine) RemoveKind(gk schema.GroupKind, versions ...string) {
 		}
 	}
 	for _, v := range versions {
-		for _, s := range []Scope{ScopeAll, ScopeOwned, ScopeOwnedMetadata} {
+		for _, s := range scopes {
 			e.removeInformer(Informer{GVK: gk.WithVersion(v), Scope: s})
 		}
 	}

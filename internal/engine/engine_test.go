@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -83,6 +84,8 @@ type fakeCache struct {
 	// fail, when set, is consulted on every GetInformer call of a kind; n counts the calls.
 	fail  func(gvk schema.GroupVersionKind, n int) error
 	calls map[schema.GroupVersionKind]int
+	// metadata records the kinds whose informer was asked for with a PartialObjectMetadata.
+	metadata map[schema.GroupVersionKind]bool
 }
 
 func newFakeCache() *fakeCache {
@@ -90,6 +93,7 @@ func newFakeCache() *fakeCache {
 		FakeInformers: &informertest.FakeInformers{},
 		informers:     map[schema.GroupVersionKind]*fakeInformer{},
 		calls:         map[schema.GroupVersionKind]int{},
+		metadata:      map[schema.GroupVersionKind]bool{},
 	}
 }
 
@@ -98,6 +102,7 @@ func (c *fakeCache) GetInformer(_ context.Context, obj client.Object, _ ...cache
 	defer c.mu.Unlock()
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	c.calls[gvk]++
+	_, c.metadata[gvk] = obj.(*metav1.PartialObjectMetadata)
 	if c.fail != nil {
 		if err := c.fail(gvk, c.calls[gvk]); err != nil {
 			return nil, err
@@ -517,6 +522,13 @@ func TestWatchScopes(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantHandlers, handlers); diff != "" {
 		t.Errorf("handlers per cache and kind (-1: no informer): -want, +got:\n%s", diff)
+	}
+	// Every object of the external and awaited kinds is held by metadata; the instances whole.
+	all.mu.Lock()
+	gotMetadata := map[string]bool{"App": all.metadata[appGVK], "Secret": all.metadata[secretGVK], "ServiceAccount": all.metadata[saGVK]}
+	all.mu.Unlock()
+	if diff := cmp.Diff(map[string]bool{"App": false, "Secret": true, "ServiceAccount": true}, gotMetadata); diff != "" {
+		t.Errorf("metadata informers in the cache of all objects: -want, +got:\n%s", diff)
 	}
 
 	object := func(gvk schema.GroupVersionKind, name string, labels map[string]string) *unstructured.Unstructured {

@@ -26,7 +26,15 @@ const (
 	// ScopeOwnedMetadata informers hold the metadata of the objects of some ApplySet
 	// (Options.Owned), for kinds whose objects kro does not read (graph.MetadataOnly).
 	ScopeOwnedMetadata
+	// ScopeAllMetadata informers hold the metadata of every object of their kind
+	// (Options.Cache), for the kinds of externalRefs and of objects awaited for adoption
+	// (graph.Node.ExternalByMetadata): their events reach the instances that read them, which
+	// read the objects themselves from the API server.
+	ScopeAllMetadata
 )
+
+// scopes are all the scopes.
+var scopes = []Scope{ScopeAll, ScopeOwned, ScopeOwnedMetadata, ScopeAllMetadata}
 
 func (s Scope) String() string {
 	switch s {
@@ -34,9 +42,14 @@ func (s Scope) String() string {
 		return "owned"
 	case ScopeOwnedMetadata:
 		return "owned-metadata"
+	case ScopeAllMetadata:
+		return "all-metadata"
 	}
 	return "all"
 }
+
+// metadata reports whether the informer holds objects' metadata only.
+func (s Scope) metadata() bool { return s == ScopeOwnedMetadata || s == ScopeAllMetadata }
 
 // owned reports whether the informer holds objects of ApplySets, whose events go to the
 // instances their labels name.
@@ -68,7 +81,7 @@ func informersOf(g *graph.Graph) map[Informer]bool {
 // object is the object the caches know the informer by: an Unstructured, or a
 // PartialObjectMetadata for a metadata informer.
 func (i Informer) object() client.Object {
-	if i.Scope == ScopeOwnedMetadata {
+	if i.Scope.metadata() {
 		obj := &metav1.PartialObjectMetadata{}
 		obj.SetGroupVersionKind(i.GVK)
 		return obj
@@ -80,7 +93,8 @@ func (i Informer) object() client.Object {
 // carries an ApplySet label: the owned informer of the kind holds it, and routes its events to
 // the instance its labels name. An externalRef reads objects of no ApplySet, and a resource
 // with adoptionPolicy Required waits for one to appear: they need every object of the kind,
-// whose events go to the instances that read them.
+// whose events go to the instances that read them; by metadata only, except for an
+// RGD-generated kind (graph.Node.ExternalByMetadata).
 func nodeInformers(g *graph.Graph, n *graph.Node) []Informer {
 	var out []Informer
 	switch {
@@ -91,7 +105,11 @@ func nodeInformers(g *graph.Graph, n *graph.Node) []Informer {
 		out = append(out, Informer{GVK: n.GVK, Scope: ScopeOwned})
 	}
 	if n.External != nil || n.Adoption == v1alpha1.AdoptionPolicyRequired {
-		out = append(out, Informer{GVK: n.GVK, Scope: ScopeAll})
+		scope := ScopeAll
+		if n.ExternalByMetadata() {
+			scope = ScopeAllMetadata
+		}
+		out = append(out, Informer{GVK: n.GVK, Scope: scope})
 	}
 	return out
 }

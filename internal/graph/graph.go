@@ -69,6 +69,13 @@ func (g *Graph) Applies(gvk schema.GroupVersionKind) bool {
 	return false
 }
 
+// ExternalByMetadata reports whether kro caches the objects of an externalRef's kind (or of the
+// kind a resource with adoptionPolicy Required waits for) by metadata only, every object of
+// the kind, and reads the objects an instance references from the API server, once per
+// resourceVersion. Only an RGD-generated kind is cached whole: kro holds its instances whole
+// anyway.
+func (n *Node) ExternalByMetadata() bool { return !n.KroInstance }
+
 // metadataOnlyKinds returns the kinds of the resources kro applies whose objects nothing reads:
 // no other resource's template, includeWhen or forEach, no status field or condition of the
 // instance, and no readyWhen. An RGD-generated kind is read too (it is ready when its

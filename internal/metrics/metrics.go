@@ -49,12 +49,13 @@ var (
 		Help: "Number of generated kinds whose instances are being served.",
 	})
 	// Informers is 1 for each informer the engine holds for the graphs it serves, per kind and
-	// cache: "owned" (objects of some ApplySet: what kro applies) or "all" (every object of
-	// the kind: instances, externalRefs); the series goes when no graph uses it any more and
-	// the informer is removed.
+	// cache: "owned" (objects of some ApplySet: what kro applies; "owned-metadata" their
+	// metadata), "all" (every object of the kind: instances) or "all-metadata" (the metadata of
+	// every object of the kind: externalRefs); the series goes when no graph uses it any more
+	// and the informer is removed.
 	Informers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kro_engine_informers",
-		Help: "Informers the engine holds for the graphs it serves (1 per kind and cache: owned, owned-metadata or all).",
+		Help: "Informers the engine holds for the graphs it serves (1 per kind and cache: owned, owned-metadata, all or all-metadata).",
 	}, []string{"group", "version", "kind", "cache"})
 	// Watches is the number of kinds watched for instances, children and external references.
 	Watches = prometheus.NewGauge(prometheus.GaugeOpts{

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/onsi/gomega"
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kro-run/kro/internal/metadata"
+	"github.com/kro-run/kro/internal/metrics"
 )
 
 // ownedNames lists the names of the objects of a kind in a namespace that kro's cache of owned
@@ -90,6 +92,11 @@ spec:
 		err := env.kro.owned.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u)
 		g.Expect(apierrors.IsNotFound(err)).To(gomega.BeTrue(), "ConfigMap %s in the cache of owned objects: %v", name, err)
 	}
+
+	// The externalRef's kind is cached by metadata, every object of it; kro holds whole only
+	// the ConfigMaps it applies.
+	g.Expect(promtestutil.ToFloat64(metrics.Informers.WithLabelValues("", "v1", "ConfigMap", "all-metadata"))).To(gomega.Equal(1.0))
+	g.Expect(promtestutil.ToFloat64(metrics.Informers.WithLabelValues("", "v1", "ConfigMap", "all"))).To(gomega.BeZero())
 
 	// A change of the externalRef reaches the instance.
 	src := get(g, configMapGVK, ns, "source")

@@ -98,6 +98,8 @@ type Reconciler struct {
 	inflight inflightWrites
 	// restart lists the objects of metadata-only kinds kro compares after it starts.
 	restart *restartReads
+	// externalObjs holds the externalRef objects read, of kinds cached by metadata only.
+	externalObjs *externalObjects
 }
 
 // ExternalRequests lists the instances that read obj through an externalRef.
@@ -119,6 +121,7 @@ func New(g *graph.Graph, opts Options) *Reconciler {
 		metadata.InstanceGroupLabel: g.Instance.GVK.Group,
 		metadata.InstanceKindLabel:  g.Instance.GVK.Kind,
 	})
+	r.externalObjs = newExternalObjects(opts.APIReader)
 	r.graph.Store(g)
 	return r
 }

@@ -296,9 +296,7 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 		track := externalRef{gvk: n.GVK, namespace: ref.GetNamespace(), name: ref.GetName()}
 		r.externals.add(key, track)
 		o := outcome{externals: []externalRef{track}}
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(n.GVK)
-		err := r.opts.Client.Get(ctx, client.ObjectKeyFromObject(ref), live)
+		live, err := r.readExternal(ctx, n, client.ObjectKeyFromObject(ref))
 		switch {
 		case apierrors.IsNotFound(err):
 			o.waiting = fmt.Sprintf("resource %q is waiting for external %s %s", n.ID, n.GVK.Kind, objectName(ref))
@@ -323,19 +321,13 @@ func (r *Reconciler) syncExternal(ctx context.Context, p *pass, n *graph.Node) o
 	track := externalRef{gvk: n.GVK, namespace: ref.GetNamespace(), selector: selector}
 	r.externals.add(key, track)
 	o := outcome{externals: []externalRef{track}, isList: true}
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(n.GVK.GroupVersion().WithKind(n.GVK.Kind + "List"))
 	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: selector}}
 	if ns := ref.GetNamespace(); ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
-	if err := r.opts.Client.List(ctx, list, opts...); err != nil {
+	if o.list, err = r.listExternal(ctx, n, opts...); err != nil {
 		o.err = clusterError(fmt.Errorf("resource %q: listing external %s: %w", n.ID, n.GVK.Kind, err))
 		return o
-	}
-	o.list = make([]*unstructured.Unstructured, len(list.Items))
-	for i := range list.Items {
-		o.list[i] = &list.Items[i]
 	}
 	sortObjects(o.list)
 	if len(n.ReadyWhen) == 0 {
@@ -432,6 +424,60 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		live.SetGroupVersionKind(n.GVK)
 		err = r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	}
+}
+
+// readExternal reads the object an externalRef names: from the cache of every object of the
+// kind, or for a kind cached by metadata only (graph.Node.ExternalByMetadata), as held by
+// r.externalObjs at the resourceVersion the cache shows.
+func (r *Reconciler) readExternal(ctx context.Context, n *graph.Node, key client.ObjectKey) (*unstructured.Unstructured, error) {
+	if !n.ExternalByMetadata() {
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(n.GVK)
+		return live, r.opts.Client.Get(ctx, key, live)
+	}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(n.GVK)
+	if err := r.opts.Client.Get(ctx, key, meta); err != nil {
+		return nil, err
+	}
+	return r.externalObjs.get(ctx, n.GVK, meta)
+}
+
+// listExternal lists the objects an externalRef's selector matches, as readExternal reads
+// them. An object deleted between the list and its read is left out.
+func (r *Reconciler) listExternal(ctx context.Context, n *graph.Node, opts ...client.ListOption) ([]*unstructured.Unstructured, error) {
+	listKind := n.GVK.GroupVersion().WithKind(n.GVK.Kind + "List")
+	if !n.ExternalByMetadata() {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(listKind)
+		if err := r.opts.Client.List(ctx, list, opts...); err != nil {
+			return nil, err
+		}
+		out := make([]*unstructured.Unstructured, len(list.Items))
+		for i := range list.Items {
+			out[i] = &list.Items[i]
+		}
+		return out, nil
+	}
+	metas := &metav1.PartialObjectMetadataList{}
+	metas.SetGroupVersionKind(listKind)
+	if err := r.opts.Client.List(ctx, metas, opts...); err != nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, 0, len(metas.Items))
+	for i := range metas.Items {
+		meta := &metas.Items[i]
+		meta.SetGroupVersionKind(n.GVK)
+		obj, err := r.externalObjs.get(ctx, n.GVK, meta)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, obj)
+		}
+	}
+	return out, nil
 }
 
 // holdsDesired reports whether live, an object of kro's ApplySet, holds desired already, so

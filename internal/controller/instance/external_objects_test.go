@@ -1,0 +1,144 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+)
+
+// TestExternalObjects: an externalRef object of a kind cached by metadata is read from the API
+// server once per resourceVersion, handed out as a copy, and dropped when gone or idle.
+func TestExternalObjects(t *testing.T) {
+	gvk := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	ctx := context.Background()
+	setup := func(t *testing.T, names ...string) (*externalObjects, client.Client, *int) {
+		var objs []client.Object
+		for _, name := range names {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(gvk)
+			u.SetNamespace("ns")
+			u.SetName(name)
+			u.Object["data"] = map[string]any{"v": "1"}
+			objs = append(objs, u)
+		}
+		gets := 0
+		c := fake.NewClientBuilder().WithObjects(objs...).WithInterceptorFuncs(interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				gets++
+				return c.Get(ctx, key, obj, opts...)
+			},
+		}).Build()
+		return newExternalObjects(c), c, &gets
+	}
+	// metaOf is the metadata the cache would hold of the object as it is now.
+	metaOf := func(t *testing.T, c client.Client, name string) *metav1.PartialObjectMetadata {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: name}, u); err != nil {
+			t.Fatal(err)
+		}
+		meta := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: u.GetUID(), ResourceVersion: u.GetResourceVersion()}}
+		meta.SetGroupVersionKind(gvk)
+		return meta
+	}
+
+	t.Run("ReadOncePerResourceVersion", func(t *testing.T) {
+		e, c, gets := setup(t, "src")
+		meta := metaOf(t, c, "src")
+		*gets = 0
+		for range 3 {
+			obj, err := e.get(ctx, gvk, meta)
+			if err != nil || dataValue(obj) != "1" {
+				t.Fatalf("get = %v, %v", obj, err)
+			}
+		}
+		if *gets != 1 {
+			t.Errorf("%d reads for one resourceVersion, want 1", *gets)
+		}
+		// Changed: the cache shows a new resourceVersion, and the object is read again.
+		changed := &unstructured.Unstructured{}
+		changed.SetGroupVersionKind(gvk)
+		_ = c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: "src"}, changed)
+		changed.Object["data"] = map[string]any{"v": "2"}
+		if err := c.Update(ctx, changed); err != nil {
+			t.Fatal(err)
+		}
+		meta = metaOf(t, c, "src")
+		*gets = 0
+		obj, err := e.get(ctx, gvk, meta)
+		if err != nil || dataValue(obj) != "2" {
+			t.Fatalf("after a change: get = %v, %v; want the new content", obj, err)
+		}
+		if *gets != 1 {
+			t.Errorf("%d reads after a change, want 1", *gets)
+		}
+	})
+	t.Run("HandsOutCopies", func(t *testing.T) {
+		e, c, _ := setup(t, "src")
+		meta := metaOf(t, c, "src")
+		obj, _ := e.get(ctx, gvk, meta)
+		obj.Object["data"] = map[string]any{"v": "mutated"}
+		again, _ := e.get(ctx, gvk, meta)
+		if dataValue(again) != "1" {
+			t.Errorf("a caller's change reached the held object: %v", again.Object["data"])
+		}
+	})
+	t.Run("GoneIsDropped", func(t *testing.T) {
+		e, c, _ := setup(t, "src")
+		meta := metaOf(t, c, "src")
+		if _, err := e.get(ctx, gvk, meta); err != nil {
+			t.Fatal(err)
+		}
+		stale := meta.DeepCopy()
+		stale.ResourceVersion = "0"
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		u.SetNamespace("ns")
+		u.SetName("src")
+		if err := c.Delete(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.get(ctx, gvk, stale); !apierrors.IsNotFound(err) {
+			t.Errorf("get of a deleted object: %v, want NotFound", err)
+		}
+		if n := e.len(); n != 0 {
+			t.Errorf("%d objects held after the only one was deleted", n)
+		}
+	})
+	t.Run("IdleDropped", func(t *testing.T) {
+		names := make([]string, externalSweepEvery)
+		for i := range names {
+			names[i] = fmt.Sprintf("cm-%03d", i)
+		}
+		e, c, _ := setup(t, names...)
+		now := time.Now()
+		e.now = func() time.Time { return now }
+		if _, err := e.get(ctx, gvk, metaOf(t, c, names[0])); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(externalIdle + time.Minute)
+		for _, name := range names[1:] {
+			if _, err := e.get(ctx, gvk, metaOf(t, c, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := e.len(); n != externalSweepEvery-1 {
+			t.Errorf("%d objects held, want %d (the idle one dropped)", n, externalSweepEvery-1)
+		}
+	})
+}
+
+// dataValue is the object's data.v.
+func dataValue(obj *unstructured.Unstructured) string {
+	v, _, _ := unstructured.NestedString(obj.Object, "data", "v")
+	return v
+}
