@@ -22,7 +22,13 @@
 #   BENCH_UNRELATED        S7: unrelated ConfigMaps, and as many Secrets, created before a
 #                          fresh kro starts; 0 skips S7                  (default 10000; quick 1000)
 #   BENCH_UNRELATED_BYTES  S7: payload of each unrelated object         (default 4096)
-#   BENCH_S7_INSTANCES     S7: S2 instances kro serves in each run      (default 10)
+#   BENCH_S7_INSTANCES     S7 and S9: S2 instances kro serves in each run (default 10)
+#   BENCH_UNRELATED_CRDS   S9: unrelated CRDs, each in a group of its own like a cloud
+#                          provider's, created before a fresh kro starts; 0 skips S9
+#                                                                        (default 200; quick 50)
+#   BENCH_UNRELATED_CRD_BYTES  S9: JSON size of each one's openAPIV3Schema (default 100000); each
+#                          CRD also carries its JSON again in a last-applied-configuration
+#                          annotation, as `kubectl apply` leaves it (if it fits in 256 KiB)
 #   BENCH_S8=0             skip S8: kro restarted with the last S2 count's instances ACTIVE,
 #                          measured until quiet (kro only; default on, in BENCH_QUICK too)
 #   BENCH_CONTENDERS       what runs, in order (kro must come first)  (default "kro floor-unthrottled";
@@ -44,7 +50,8 @@ ETCD_PORT=$((base + 379)) ETCD_PEER_PORT=$((base + 380)) ETCD_METRICS_PORT=$((ba
 APISERVER_PORT=$((base + 443)) KRO_METRICS_PORT=$((base + 78)) KRO_HEALTH_PORT=$((base + 79))
 
 if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
-	: "${BENCH_S2_COUNTS:=50}" "${BENCH_S2_LARGE:=0}" "${BENCH_S3_IDLE:=15}" "${BENCH_FLOOR_IDLE:=5}" "${BENCH_UNRELATED:=1000}"
+	: "${BENCH_S2_COUNTS:=50}" "${BENCH_S2_LARGE:=0}" "${BENCH_S3_IDLE:=15}" "${BENCH_FLOOR_IDLE:=5}" "${BENCH_UNRELATED:=1000}" \
+		"${BENCH_UNRELATED_CRDS:=50}"
 fi
 S1_COUNT=${BENCH_S1_COUNT:-50}
 S2_COUNTS=${BENCH_S2_COUNTS:-500 1000}
@@ -55,6 +62,8 @@ S5_COUNT=${BENCH_S5_COUNT:-20}
 UNRELATED=${BENCH_UNRELATED:-10000}
 UNRELATED_BYTES=${BENCH_UNRELATED_BYTES:-4096}
 S7_INSTANCES=${BENCH_S7_INSTANCES:-10}
+UNRELATED_CRDS=${BENCH_UNRELATED_CRDS:-200}
+UNRELATED_CRD_BYTES=${BENCH_UNRELATED_CRD_BYTES:-100000}
 S8=${BENCH_S8:-1}
 if [ "$S8" = 0 ]; then S8=false; else S8=true; fi
 CONTENDERS=${BENCH_CONTENDERS:-kro floor-unthrottled}
@@ -243,6 +252,7 @@ log "control plane ready; kro CRDs installed"
 	-run-dir "$RUN" -out "$OUT" -go-bench "$OUT/go-bench.txt" \
 	-s1-count "$S1_COUNT" -s2-counts "$S2_COUNTS" -s2-large "$S2_LARGE" -s3-idle "${S3_IDLE}s" -floor-idle "${FLOOR_IDLE}s" \
 	-s5-count "$S5_COUNT" -unrelated "$UNRELATED" -unrelated-bytes "$UNRELATED_BYTES" -s7-instances "$S7_INSTANCES" -s8="$S8" \
+	-unrelated-crds "$UNRELATED_CRDS" -unrelated-crd-bytes "$UNRELATED_CRD_BYTES" \
 	-contenders "$CONTENDERS" &
 echo $! >"$RUN/pids/kro-bench"
 wait "$(pid_of kro-bench)"

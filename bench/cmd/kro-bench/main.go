@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -57,6 +58,9 @@ type config struct {
 	UnrelatedBytes int           `json:"unrelatedBytes"`
 	S7Instances    int           `json:"s7Instances"`
 	S7Settle       time.Duration `json:"s7Settle"`
+	// S9: unrelated CRDs and the size of each one's openAPIV3Schema (S7Instances, S7Settle).
+	UnrelatedCRDs     int `json:"unrelatedCRDs"`
+	UnrelatedCRDBytes int `json:"unrelatedCRDBytes"`
 	// S8: kro restarted with the reference count's instances ACTIVE.
 	S8 bool `json:"s8"`
 
@@ -95,6 +99,8 @@ func main() {
 	flag.IntVar(&c.UnrelatedBytes, "unrelated-bytes", 4096, "S7: payload of each unrelated object")
 	flag.IntVar(&c.S7Instances, "s7-instances", 10, "S7: S2 instances kro serves in each of its two runs")
 	flag.DurationVar(&c.S7Settle, "s7-settle", 10*time.Second, "S7: wait after the instances are ACTIVE before reading kro's memory")
+	flag.IntVar(&c.UnrelatedCRDs, "unrelated-crds", 200, "S9: unrelated CRDs, each in a group of its own, created before kro starts; 0 skips S9")
+	flag.IntVar(&c.UnrelatedCRDBytes, "unrelated-crd-bytes", 100000, "S9: size of each unrelated CRD's openAPIV3Schema (JSON bytes)")
 	flag.BoolVar(&c.S8, "s8", true, "S8: restart kro with the last S2 count's instances ACTIVE, measure it until quiet (kro only)")
 	flag.StringVar(&contenders, "contenders", "kro floor-unthrottled", "what to measure, in order (kro, floor-unthrottled, floor)")
 	flag.Float64Var(&c.FloorQPS, "floor-qps", 500, "the throttled floor's QPS (kro's --client-qps default)")
@@ -108,6 +114,9 @@ func main() {
 			log.Fatalf("bad -s2-counts %q", counts)
 		}
 		c.S2Counts = append(c.S2Counts, n)
+	}
+	if c.UnrelatedCRDs < 0 || c.UnrelatedCRDBytes <= 0 {
+		log.Fatalf("bad -unrelated-crds %d or -unrelated-crd-bytes %d", c.UnrelatedCRDs, c.UnrelatedCRDBytes)
 	}
 	if c.S2Large < 0 {
 		log.Fatalf("bad -s2-large %d", c.S2Large)
@@ -169,11 +178,8 @@ func run(ctx context.Context, c config) error {
 			break
 		}
 	}
-	if runErr == nil && c.Unrelated > 0 && slices.Contains(c.Contenders, "kro") {
-		if err := b.s7(ctx); err != nil {
-			runErr = fmt.Errorf("S7: %w", err)
-			log.Printf("error: %v (writing what was measured)", runErr)
-		}
+	if runErr == nil && slices.Contains(c.Contenders, "kro") {
+		runErr = b.memoryScenarios(ctx)
 	}
 	b.results.Finished = time.Now()
 	b.results.Host.LoadAvgEnd = proc.LoadAvg()
@@ -182,6 +188,29 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	return runErr
+}
+
+// memoryScenarios runs S7 and then S9, each unless its knob is 0, after the contenders; one's
+// error does not skip the other.
+func (b *bench) memoryScenarios(ctx context.Context) error {
+	var errs []error
+	for _, s := range []struct {
+		name string
+		on   bool
+		run  func(context.Context) error
+	}{
+		{"S7", b.cfg.Unrelated > 0, b.s7},
+		{"S9", b.cfg.UnrelatedCRDs > 0, b.s9},
+	} {
+		if !s.on || ctx.Err() != nil {
+			continue
+		}
+		if err := s.run(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+			log.Printf("error: %s: %v (writing what was measured)", s.name, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (b *bench) write() error {

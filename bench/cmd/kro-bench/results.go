@@ -38,16 +38,17 @@ type Host struct {
 
 // ContenderResult holds the scenarios of kro or one floor variant.
 type ContenderResult struct {
-	Name    string        `json:"name"`
-	Command string        `json:"command"`
-	S1      *Latency      `json:"s1ChainLatency,omitempty"`
-	S2      []*Throughput `json:"s2Throughput,omitempty"`
-	S3      *Idle         `json:"s3Idle,omitempty"`
-	S4      Memory        `json:"s4Memory"`
-	S5      *Latency      `json:"s5DriftRepair,omitempty"`
-	S6      []*Teardown   `json:"s6Teardown,omitempty"`
-	S7      *Unrelated    `json:"s7Unrelated,omitempty"`
-	S8      *Restart      `json:"s8Restart,omitempty"`
+	Name    string         `json:"name"`
+	Command string         `json:"command"`
+	S1      *Latency       `json:"s1ChainLatency,omitempty"`
+	S2      []*Throughput  `json:"s2Throughput,omitempty"`
+	S3      *Idle          `json:"s3Idle,omitempty"`
+	S4      Memory         `json:"s4Memory"`
+	S5      *Latency       `json:"s5DriftRepair,omitempty"`
+	S6      []*Teardown    `json:"s6Teardown,omitempty"`
+	S7      *Unrelated     `json:"s7Unrelated,omitempty"`
+	S8      *Restart       `json:"s8Restart,omitempty"`
+	S9      *UnrelatedCRDs `json:"s9UnrelatedCRDs,omitempty"`
 }
 
 // Usage is what one scenario cost: its contender's API requests (audit log) and CPU time.
@@ -220,6 +221,49 @@ func (r *Results) unrelatedTable() string {
 	line("controller CPU (ms)", u.Without.Usage.ControllerCPUms, u.With.Usage.ControllerCPUms, 0)
 	line("noise: other processes (cores)", u.Without.Usage.OtherCores, u.With.Usage.OtherCores, 2)
 	fmt.Fprintf(&b, "target: RSS settled with <= without + 10 MiB (creating the unrelated objects took %.1f s)\n", u.CreateSeconds)
+	return b.String()
+}
+
+// unrelatedCRDsTable is S9's section of the summary (kro only).
+func (r *Results) unrelatedCRDsTable() string {
+	kro := r.get("kro")
+	if kro == nil || kro.S9 == nil {
+		return ""
+	}
+	u := kro.S9
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nS9 unrelated CRDs: kro with %d S2 instances, without / with %d CRDs of other groups it does not use (created before kro starts; \"without\" is %s's run)\n",
+		u.Instances, u.CRDs, u.WithoutFrom)
+	fmt.Fprintf(&b, "S9 CRDs: openAPIV3Schema %.0f bytes each (asked %d), %d of %d with the last-applied annotation; %.1f MB of CRD JSON in all; created and Established in %.1f s, deleted in %.1f s\n",
+		u.SchemaBytesMean, u.SchemaBytes, u.Annotated, u.CRDs, float64(u.CRDBytes)/1e6, u.CreateSeconds, u.DeleteSeconds)
+	if u.Error != "" {
+		fmt.Fprintf(&b, "S9 error: %s\n", u.Error)
+	}
+	if u.CleanupError != "" {
+		fmt.Fprintf(&b, "S9 cleanup error: %s\n", u.CleanupError)
+	}
+	fmt.Fprintf(&b, "%-48s %11s %11s %11s\n", "metric", "without", "with", "difference")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 84))
+	line := func(label string, without, with float64, prec int) {
+		fmt.Fprintf(&b, "%-48s %11.*f %11.*f %+11.*f\n", "S9 "+label, prec, without, prec, with, prec, with-without)
+	}
+	line("start -> ready (s)", u.Without.ReadySeconds, u.With.ReadySeconds, 2)
+	line("controller CPU, start to ready + settle (ms)", u.Without.StartCPUms, u.With.StartCPUms, 0)
+	line("RSS when ready (MiB)", mib(u.Without.Ready.RSS), mib(u.With.Ready.RSS), 1)
+	line(fmt.Sprintf("RSS settled, %s after ACTIVE (MiB)", r.Config.S7Settle), mib(u.Without.Settled.RSS), mib(u.With.Settled.RSS), 1)
+	line("peak RSS, VmHWM (MiB)", mib(u.Without.Settled.Peak), mib(u.With.Settled.Peak), 1)
+	line("first create -> all ACTIVE (s)", u.Without.ActiveSeconds, u.With.ActiveSeconds, 2)
+	line("API requests", float64(u.Without.Usage.Requests.Total), float64(u.With.Usage.Requests.Total), 0)
+	line("controller CPU, create to settled (ms)", u.Without.Usage.ControllerCPUms, u.With.Usage.ControllerCPUms, 0)
+	line("noise: other processes (cores)", u.Without.Usage.OtherCores, u.With.Usage.OtherCores, 2)
+	if u.With.Settled.RSS > 0 {
+		fmt.Fprintf(&b, "S9 RSS settled difference: %+.1f MiB, %+.1f KiB per CRD", u.DiffMiB, u.KiBPerCRD)
+		if u.CRDBytes > 0 {
+			fmt.Fprintf(&b, ", %.2f bytes of RSS per byte of CRD JSON", float64(u.With.Settled.RSS-u.Without.Settled.RSS)/float64(u.CRDBytes))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("S9 target: RSS settled with <= without + 10 MiB\n")
 	return b.String()
 }
 
@@ -491,6 +535,7 @@ func (r *Results) table() string {
 	}
 
 	b.WriteString(r.unrelatedTable())
+	b.WriteString(r.unrelatedCRDsTable())
 	b.WriteString(r.restartTable())
 	b.WriteString(r.targetsText())
 

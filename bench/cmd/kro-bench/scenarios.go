@@ -376,10 +376,13 @@ func (b *bench) createNamespace(ctx context.Context, ns string) error {
 func instanceName(i int) string { return fmt.Sprintf("i-%04d", i) }
 
 // parallel runs f(0..n-1) on the driver's bounded set of workers.
-func (b *bench) parallel(n int, f func(i int)) {
+func (b *bench) parallel(n int, f func(i int)) { parallelN(b.cfg.CreateWorkers, n, f) }
+
+// parallelN runs f(0..n-1) on that many workers.
+func parallelN(workers, n int, f func(i int)) {
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for w := 0; w < b.cfg.CreateWorkers; w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

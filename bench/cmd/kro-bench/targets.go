@@ -10,7 +10,7 @@ import (
 // own figure at the reference count.
 type Target struct {
 	// Group is "issue #13" for the rows of the issue's table, "earlier" for the older targets,
-	// "restart" for S8's.
+	// "restart" for S8's, "crds" for S9's.
 	Group string  `json:"group"`
 	Name  string  `json:"name"`
 	Unit  string  `json:"unit"`
@@ -31,6 +31,7 @@ const (
 	groupIssue   = "issue #13"
 	groupEarlier = "earlier"
 	groupRestart = "restart"
+	groupCRDs    = "crds"
 )
 
 // limit is ref×factor + plus.
@@ -190,6 +191,24 @@ func restartVal(c *ContenderResult, f func(*Restart) float64) value {
 	return value{v: f(c.S8), ok: true, err: c.S8.Error}
 }
 
+// s9Vals are kro's RSS settled (MiB) with the unrelated CRDs, and without; and the difference
+// per CRD (KiB). A run with the CRDs that did not complete is a miss (err); without the
+// baseline there is nothing to compare with.
+func s9Vals(c *ContenderResult) (with, without, perCRD value) {
+	if c == nil || c.S9 == nil {
+		return value{}, value{}, value{}
+	}
+	u := c.S9
+	if u.Without.Settled.RSS > 0 {
+		without = val(mib(u.Without.Settled.RSS))
+	}
+	with = value{v: mib(u.With.Settled.RSS), ok: true, err: u.Error}
+	if u.With.Settled.RSS > 0 && u.Without.Settled.RSS > 0 && u.CRDs > 0 {
+		perCRD = value{v: u.KiBPerCRD, ok: true, err: u.Error}
+	}
+	return with, without, perCRD
+}
+
 // evaluate checks the targets: first every row of issue #13's table (listed also when a
 // scenario was skipped, as n/a), then the earlier targets that still hold.
 func (r *Results) evaluate() {
@@ -289,6 +308,15 @@ func (r *Results) evaluate() {
 		restartVal(kro, func(s *Restart) float64 { return float64(s.Usage.Requests.Writes) }), val(0), "", times(1)))
 	add(info(groupRestart, "S8 restart reads/instance, reported", "req",
 		restartVal(kro, func(s *Restart) float64 { return s.ReadsPerInstance }), value{}, ""))
+
+	// S9: CRDs kro does not use cost it (almost) nothing.
+	crds := "unrelated CRDs"
+	if kro != nil && kro.S9 != nil {
+		crds = fmt.Sprintf("%d unrelated CRDs", kro.S9.CRDs)
+	}
+	with, without, perCRD := s9Vals(kro)
+	add(check(groupCRDs, fmt.Sprintf("S9 RSS with %s <= RSS without + 10 MiB", crds), "MiB", with, without, "without", plus(10)))
+	add(info(groupCRDs, "S9 RSS difference per unrelated CRD, reported", "KiB", perCRD, value{}, ""))
 	r.Targets = ts
 }
 
@@ -329,14 +357,16 @@ func (r *Results) targetsText() string {
 	if fl := r.refFloor(); fl != nil {
 		ref = fl.Name
 	}
-	for _, g := range []string{groupIssue, groupEarlier, groupRestart} {
+	for _, g := range []string{groupIssue, groupEarlier, groupRestart, groupCRDs} {
 		switch g {
 		case groupIssue:
 			fmt.Fprintf(&b, "\nTargets of issue #13 (floor = %s)\n", ref)
 		case groupEarlier:
 			fmt.Fprintf(&b, "\nEarlier targets (floor = %s)\n", ref)
-		default:
+		case groupRestart:
 			b.WriteString("\nS8 restart targets (kro alone)\n")
+		default:
+			b.WriteString("\nS9 unrelated CRDs targets (kro alone)\n")
 		}
 		for _, t := range r.Targets {
 			if t.Group == g {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kro-run/kro/bench/internal/proc"
 	"github.com/kro-run/kro/bench/internal/scenario"
+	"github.com/kro-run/kro/bench/internal/stats"
 )
 
 // S7 measures what objects kro does not own cost it: kro's memory with a few S2 instances,
@@ -48,8 +49,13 @@ type Unrelated struct {
 	Error   string  `json:"error,omitempty"`
 }
 
-// UnrelatedRun is one kro process of S7.
+// UnrelatedRun is one kro process of S7 or S9.
 type UnrelatedRun struct {
+	// ReadySeconds is start -> the health probe answers and the RGDs say Active (they say so
+	// from an earlier process already).
+	ReadySeconds float64 `json:"readySeconds"`
+	// StartCPUms is kro's CPU time from its start until Ready was read.
+	StartCPUms float64 `json:"startCpuMs"`
 	// Ready is kro's memory once it is ready and its RGDs are Active (informers listed).
 	Ready proc.Memory `json:"ready"`
 	// Settled is kro's memory after the instances are ACTIVE and kro has been quiet a while.
@@ -65,11 +71,7 @@ type UnrelatedRun struct {
 func (b *bench) s7(ctx context.Context) error {
 	n, per := b.cfg.S7Instances, b.cfg.Unrelated
 	res := &Unrelated{Objects: per, ObjectBytes: b.cfg.UnrelatedBytes, Instances: n}
-	c := &contender{name: "kro", group: scenario.KroGroup, user: "kro", res: b.results.get("kro")}
-	if c.res == nil {
-		c.res = &ContenderResult{Name: "kro"}
-		b.results.add(c.res)
-	}
+	c := b.kroContender()
 	c.res.S7 = res
 	fail := func(err error) error {
 		res.Error = err.Error()
@@ -77,7 +79,7 @@ func (b *bench) s7(ctx context.Context) error {
 	}
 
 	log.Printf("[kro] S7: %d instances without unrelated objects", n)
-	if err := b.s7Run(ctx, c, "kro-s7-without", &res.Without); err != nil {
+	if err := b.freshRun(ctx, c, "kro-s7-without", &res.Without); err != nil {
 		return fail(fmt.Errorf("without unrelated objects: %w", err))
 	}
 
@@ -91,7 +93,7 @@ func (b *bench) s7(ctx context.Context) error {
 	log.Printf("[kro] S7: created in %.1f s", res.CreateSeconds)
 
 	log.Printf("[kro] S7: %d instances with the unrelated objects", n)
-	if err := b.s7Run(ctx, c, "kro-s7-with", &res.With); err != nil {
+	if err := b.freshRun(ctx, c, "kro-s7-with", &res.With); err != nil {
 		return fail(fmt.Errorf("with unrelated objects: %w", err))
 	}
 	res.DiffMiB = float64(res.With.Settled.RSS-res.Without.Settled.RSS) / (1 << 20)
@@ -102,12 +104,23 @@ func (b *bench) s7(ctx context.Context) error {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-// s7Run starts a fresh kro, creates the instances in ns, waits until they are ACTIVE and kro
-// has settled, reads its memory, then deletes the instances and stops kro.
-func (b *bench) s7Run(ctx context.Context, c *contender, ns string, run *UnrelatedRun) error {
+// kroContender is kro for the memory scenarios (S7, S9), which run after the contenders and
+// start a fresh kro for each measurement; their results go to kro's.
+func (b *bench) kroContender() *contender {
+	c := &contender{name: "kro", group: scenario.KroGroup, user: "kro", res: b.results.get("kro")}
+	if c.res == nil {
+		c.res = &ContenderResult{Name: "kro"}
+		b.results.add(c.res)
+	}
+	return c
+}
+
+// freshRun starts a fresh kro, creates the S7 instances in ns, waits until they are ACTIVE
+// and kro has settled, reads its memory, then deletes the instances and stops kro (S7, S9).
+func (b *bench) freshRun(ctx context.Context, c *contender, ns string, run *UnrelatedRun) error {
 	b.quiesce(ctx)
-	scratch := &ContenderResult{}
-	p, err := b.startKro(ctx, scratch)
+	start := time.Now()
+	p, err := b.startKro(ctx, &ContenderResult{})
 	if p != nil {
 		defer p.stop()
 	}
@@ -115,8 +128,12 @@ func (b *bench) s7Run(ctx context.Context, c *contender, ns string, run *Unrelat
 		return err
 	}
 	c.proc = p
+	run.ReadySeconds = time.Since(start).Seconds()
 	sleep(ctx, b.cfg.Settle)
 	run.Ready, _ = proc.ReadMemory(p.pid())
+	if cpu, err := proc.CPUTime(p.pid()); err == nil {
+		run.StartCPUms = stats.Ms(cpu)
+	}
 
 	sc, n := scenario.Five, b.cfg.S7Instances
 	if err := b.createNamespace(ctx, ns); err != nil {
@@ -141,8 +158,8 @@ func (b *bench) s7Run(ctx context.Context, c *contender, ns string, run *Unrelat
 	sleep(ctx, b.cfg.S7Settle)
 	run.Settled, _ = proc.ReadMemory(p.pid())
 	run.Usage = b.end(c, w)
-	log.Printf("[kro] S7 %s: ACTIVE in %.2f s; RSS %.1f MiB when ready, %.1f MiB settled (peak %.1f MiB)",
-		ns, run.ActiveSeconds, mib(run.Ready.RSS), mib(run.Settled.RSS), mib(run.Settled.Peak))
+	log.Printf("[kro] %s: ready in %.2f s, ACTIVE in %.2f s; RSS %.1f MiB when ready, %.1f MiB settled (peak %.1f MiB)",
+		ns, run.ReadySeconds, run.ActiveSeconds, mib(run.Ready.RSS), mib(run.Settled.RSS), mib(run.Settled.Peak))
 
 	bg := metav1.DeletePropagationBackground
 	b.parallel(n, func(i int) {
