@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kro-run/kro/internal/graph"
 )
 
 // externalObjects holds the objects of externalRefs as kro last read them from the API server,
@@ -89,4 +91,58 @@ func (e *externalObjects) len() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.objs)
+}
+
+// readExternal reads the object an externalRef names: from the cache of every object of the
+// kind, or for a kind cached by metadata only (graph.Node.ExternalByMetadata), as held by
+// r.externalObjs at the resourceVersion the cache shows.
+func (r *Reconciler) readExternal(ctx context.Context, n *graph.Node, key client.ObjectKey) (*unstructured.Unstructured, error) {
+	if !n.ExternalByMetadata() {
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(n.GVK)
+		return live, r.opts.Client.Get(ctx, key, live)
+	}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(n.GVK)
+	if err := r.opts.Client.Get(ctx, key, meta); err != nil {
+		return nil, err
+	}
+	return r.externalObjs.get(ctx, n.GVK, meta)
+}
+
+// listExternal lists the objects an externalRef's selector matches, as readExternal reads
+// them. An object deleted between the list and its read is left out.
+func (r *Reconciler) listExternal(ctx context.Context, n *graph.Node, opts ...client.ListOption) ([]*unstructured.Unstructured, error) {
+	listKind := n.GVK.GroupVersion().WithKind(n.GVK.Kind + "List")
+	if !n.ExternalByMetadata() {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(listKind)
+		if err := r.opts.Client.List(ctx, list, opts...); err != nil {
+			return nil, err
+		}
+		out := make([]*unstructured.Unstructured, len(list.Items))
+		for i := range list.Items {
+			out[i] = &list.Items[i]
+		}
+		return out, nil
+	}
+	metas := &metav1.PartialObjectMetadataList{}
+	metas.SetGroupVersionKind(listKind)
+	if err := r.opts.Client.List(ctx, metas, opts...); err != nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, 0, len(metas.Items))
+	for i := range metas.Items {
+		meta := &metas.Items[i]
+		meta.SetGroupVersionKind(n.GVK)
+		obj, err := r.externalObjs.get(ctx, n.GVK, meta)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, obj)
+		}
+	}
+	return out, nil
 }

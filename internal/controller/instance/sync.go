@@ -426,60 +426,6 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 	}
 }
 
-// readExternal reads the object an externalRef names: from the cache of every object of the
-// kind, or for a kind cached by metadata only (graph.Node.ExternalByMetadata), as held by
-// r.externalObjs at the resourceVersion the cache shows.
-func (r *Reconciler) readExternal(ctx context.Context, n *graph.Node, key client.ObjectKey) (*unstructured.Unstructured, error) {
-	if !n.ExternalByMetadata() {
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(n.GVK)
-		return live, r.opts.Client.Get(ctx, key, live)
-	}
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(n.GVK)
-	if err := r.opts.Client.Get(ctx, key, meta); err != nil {
-		return nil, err
-	}
-	return r.externalObjs.get(ctx, n.GVK, meta)
-}
-
-// listExternal lists the objects an externalRef's selector matches, as readExternal reads
-// them. An object deleted between the list and its read is left out.
-func (r *Reconciler) listExternal(ctx context.Context, n *graph.Node, opts ...client.ListOption) ([]*unstructured.Unstructured, error) {
-	listKind := n.GVK.GroupVersion().WithKind(n.GVK.Kind + "List")
-	if !n.ExternalByMetadata() {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(listKind)
-		if err := r.opts.Client.List(ctx, list, opts...); err != nil {
-			return nil, err
-		}
-		out := make([]*unstructured.Unstructured, len(list.Items))
-		for i := range list.Items {
-			out[i] = &list.Items[i]
-		}
-		return out, nil
-	}
-	metas := &metav1.PartialObjectMetadataList{}
-	metas.SetGroupVersionKind(listKind)
-	if err := r.opts.Client.List(ctx, metas, opts...); err != nil {
-		return nil, err
-	}
-	out := make([]*unstructured.Unstructured, 0, len(metas.Items))
-	for i := range metas.Items {
-		meta := &metas.Items[i]
-		meta.SetGroupVersionKind(n.GVK)
-		obj, err := r.externalObjs.get(ctx, n.GVK, meta)
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return nil, err
-		default:
-			out = append(out, obj)
-		}
-	}
-	return out, nil
-}
-
 // holdsDesired reports whether live, an object of kro's ApplySet, holds desired already, so
 // that applying it would change nothing, and returns the object it decided on. The desired
 // state's hash kro recorded on the object must be the same, and then either the object is
