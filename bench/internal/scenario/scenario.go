@@ -302,6 +302,99 @@ spec:
 	},
 }
 
+// The objects S7's external-ref graph reads: a ConfigMap by name and Secrets by label, in the
+// instances' namespace. kro never writes them; the driver creates them before kro starts.
+const (
+	ExternalSourceName  = "s7-source"
+	ExternalSourceLabel = "bench.example.com/s7-source"
+	ExternalSourceValue = "from-s7-source"
+	// ExternalSecrets is how many Secrets carry ExternalSourceLabel=true.
+	ExternalSecrets = 3
+)
+
+// External is S7's externalRef graph, served by kro only (it is not in All: the floor does not
+// run it). It reads ConfigMap ExternalSourceName by name and the Secrets labelled
+// ExternalSourceLabel=true by selector, and writes one ConfigMap from their values. Children
+// holds only what it writes; the two externalRefs are its first resources.
+var External = &Scenario{
+	Name: "bench-external", Kind: "ExternalBench", Plural: "externalbenches",
+	Children: []Child{
+		{ID: "cm", GVR: gvr("", "v1", "configmaps"), APIVersion: "v1", Kind: "ConfigMap"},
+	},
+	RGD: `apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: bench-external
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: ExternalBench
+    spec:
+      value: string | default="v"
+  resources:
+  - id: source
+    externalRef:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ` + ExternalSourceName + `
+  - id: secrets
+    externalRef:
+      apiVersion: v1
+      kind: Secret
+      metadata:
+        namespace: ${schema.metadata.namespace}
+        selector:
+          matchLabels:
+            ` + ExternalSourceLabel + `: "true"
+  - id: cm
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.metadata.name}-cm
+      data:
+        value: ${schema.spec.value}
+        source: ${source.data.v}
+        secrets: ${string(size(secrets))}
+`,
+	render: func(_, value, id string, _ map[string]*unstructured.Unstructured) map[string]any {
+		if id != "cm" {
+			return nil
+		}
+		return map[string]any{"data": map[string]any{
+			"value": value, "source": ExternalSourceValue, "secrets": fmt.Sprint(ExternalSecrets),
+		}}
+	},
+}
+
+// ExternalData is the data External's child holds for an instance with value, once kro has
+// read the source objects.
+func ExternalData(value string) map[string]any {
+	return External.render("", value, "cm", nil)["data"].(map[string]any)
+}
+
+// ExternalSources returns the objects External reads, in namespace: ConfigMap
+// ExternalSourceName and ExternalSecrets Secrets with ExternalSourceLabel=true.
+func ExternalSources(namespace string) []*unstructured.Unstructured {
+	objs := []*unstructured.Unstructured{{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": ExternalSourceName, "namespace": namespace},
+		"data":     map[string]any{"v": ExternalSourceValue},
+	}}}
+	for i := 0; i < ExternalSecrets; i++ {
+		objs = append(objs, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+			"metadata": map[string]any{
+				"name": fmt.Sprintf("%s-%d", ExternalSourceName, i), "namespace": namespace,
+				"labels": map[string]any{ExternalSourceLabel: "true"},
+			},
+			"stringData": map[string]any{"token": fmt.Sprintf("s7-secret-%d", i)},
+		}})
+	}
+	return objs
+}
+
 // All scenarios, by name.
 var All = map[string]*Scenario{Chain.Name: Chain, Five.Name: Five}
 
