@@ -34,6 +34,9 @@
 #   BENCH_CONTENDERS       what runs, in order (kro must come first)  (default "kro floor-unthrottled";
 #                          add "floor" for the floor at kro's client QPS/burst)
 #   BENCH_KRO_ARGS         extra kro-controller flags, e.g. "--client-qps 200"
+#   BENCH_KRO_BIN          a kro-controller binary to measure instead of building bin/kro-controller
+#                          from this tree (e.g. one built from an older commit, for before/after
+#                          figures); the bench programs and the CRDs still come from this tree
 #   BENCH_GO=0             skip the Go benchmarks; BENCH_GO_BENCHTIME (default 1s)
 #   BENCH_KEEP_AUDIT=1     keep the audit log (gzipped) in the results dir
 #   KRO_BENCH_RUN_DIR      run dir (default tmp/bench); BENCH_PORT_BASE (default 23000)
@@ -78,7 +81,14 @@ die() {
 # --- build what is missing ------------------------------------------------------------------
 log "building: control plane (envtest set, skipped when present), kro-controller, bench programs"
 hack/build-controlplane.sh envtest
-go build -o "$BIN/kro-controller" ./cmd/kro-controller
+if [ -n "${BENCH_KRO_BIN:-}" ]; then
+	KRO_BIN=$(cd "$(dirname "$BENCH_KRO_BIN")" && pwd)/$(basename "$BENCH_KRO_BIN")
+	[ -x "$KRO_BIN" ] || die "BENCH_KRO_BIN=$BENCH_KRO_BIN is not an executable file"
+	log "kro-controller: $KRO_BIN (BENCH_KRO_BIN; not built from this tree)"
+else
+	KRO_BIN=$BIN/kro-controller
+	go build -o "$KRO_BIN" ./cmd/kro-controller
+fi
 go build -o "$BIN/bench-floor" ./bench/cmd/floor
 go build -o "$BIN/kro-bench" ./bench/cmd/kro-bench
 
@@ -246,7 +256,7 @@ log "control plane ready; kro CRDs installed"
 
 "$BIN/kro-bench" \
 	-admin-kubeconfig "$RUN/admin.kubeconfig" -kro-kubeconfig "$RUN/kro.kubeconfig" -floor-kubeconfig "$RUN/floor.kubeconfig" \
-	-kro-bin "$BIN/kro-controller" -floor-bin "$BIN/bench-floor" -kro-args "${BENCH_KRO_ARGS:-}" \
+	-kro-bin "$KRO_BIN" -floor-bin "$BIN/bench-floor" -kro-args "${BENCH_KRO_ARGS:-}" \
 	-kro-metrics-addr "127.0.0.1:$KRO_METRICS_PORT" -kro-health-addr "127.0.0.1:$KRO_HEALTH_PORT" \
 	-apiserver-pid "$(pid_of kube-apiserver)" -etcd-pid "$(pid_of etcd)" -audit-log "$RUN/audit.log" \
 	-run-dir "$RUN" -out "$OUT" -go-bench "$OUT/go-bench.txt" \

@@ -15,7 +15,7 @@ import (
 )
 
 // S9 measures what CustomResourceDefinitions that kro does not use cost it: kro's memory with
-// a few S2 instances, once on the cluster as the other scenarios left it and once with many
+// S7's instances (a few S2 and as many external-ref instances), once on the cluster as the other scenarios left it and once with many
 // large CRDs of other groups (like a cloud provider's Crossplane package) created before kro
 // starts. kro caches the cluster's CRDs; a kro that keeps every CRD whole grows with their
 // schemas (and their last-applied-configuration annotations), one that keeps only the
@@ -39,7 +39,9 @@ type UnrelatedCRDs struct {
 	// Annotated counts the CRDs with a last-applied-configuration annotation (all of them,
 	// unless the CRD is too large for the API server's 256 KiB limit on annotations).
 	Annotated int `json:"annotated"`
-	Instances int `json:"instances"`
+	// Instances and ExternalInstances are as S7's: S2 and external-ref instances in each run.
+	Instances         int `json:"instances"`
+	ExternalInstances int `json:"externalInstances"`
 	// CreateSeconds is the first create -> every CRD Established; DeleteSeconds the delete ->
 	// every CRD gone.
 	CreateSeconds float64 `json:"createSeconds"`
@@ -61,7 +63,7 @@ type UnrelatedCRDs struct {
 // runs after the contenders and S7) and deletes the CRDs it created.
 func (b *bench) s9(ctx context.Context) (err error) {
 	n := b.cfg.UnrelatedCRDs
-	res := &UnrelatedCRDs{CRDs: n, SchemaBytes: b.cfg.UnrelatedCRDBytes, Instances: b.cfg.S7Instances}
+	res := &UnrelatedCRDs{CRDs: n, SchemaBytes: b.cfg.UnrelatedCRDBytes, Instances: b.cfg.S7Instances, ExternalInstances: b.cfg.S7Instances}
 	c := b.kroContender()
 	c.res.S9 = res
 	fail := func(err error) error {
@@ -89,7 +91,7 @@ func (b *bench) s9(ctx context.Context) (err error) {
 	log.Printf("[kro] S9: %d CRDs Established in %.1f s: %.1f MB of JSON, %d with the last-applied annotation",
 		n, res.CreateSeconds, float64(res.CRDBytes)/1e6, res.Annotated)
 
-	log.Printf("[kro] S9: %d instances with the unrelated CRDs", res.Instances)
+	log.Printf("[kro] S9: %d five + %d external-ref instances with the unrelated CRDs", res.Instances, res.ExternalInstances)
 	if err := b.freshRun(ctx, c, "kro-s9-with", &res.With); err != nil {
 		return fail(fmt.Errorf("with unrelated CRDs: %w", err))
 	}
@@ -101,17 +103,24 @@ func (b *bench) s9(ctx context.Context) (err error) {
 }
 
 // s9Without is kro's memory without the CRDs: S7's run without unrelated objects when S7 ran
-// (the cluster is then as S9 finds it: the same CRDs, and S7 removed its objects), or a run of
-// its own.
+// (the cluster is then as S9 finds it: the same CRDs and RGDs, the same instances, and S7
+// removed its objects), or a run of its own.
 func (b *bench) s9Without(ctx context.Context, c *contender, res *UnrelatedCRDs) error {
-	if s7 := c.res.S7; s7 != nil && s7.Error == "" && s7.Instances == res.Instances && s7.Without.Settled.RSS > 0 {
+	if s7 := c.res.S7; s7Baseline(s7, res) {
 		res.Without, res.WithoutFrom = s7.Without, "S7"
 		log.Printf("[kro] S9: without unrelated CRDs: S7's run without unrelated objects")
 		return nil
 	}
 	res.WithoutFrom = "S9"
-	log.Printf("[kro] S9: %d instances without unrelated CRDs", res.Instances)
+	log.Printf("[kro] S9: %d five + %d external-ref instances without unrelated CRDs", res.Instances, res.ExternalInstances)
 	return b.freshRun(ctx, c, "kro-s9-without", &res.Without)
+}
+
+// s7Baseline reports whether S7's run without unrelated objects is S9's run without CRDs: it
+// completed, with the same instances.
+func s7Baseline(s7 *Unrelated, res *UnrelatedCRDs) bool {
+	return s7 != nil && s7.Error == "" && s7.Instances == res.Instances && s7.ExternalInstances == res.ExternalInstances &&
+		s7.Without.Settled.RSS > 0
 }
 
 // createUnrelatedCRDs creates the CRDs a few at a time and waits until each is Established.

@@ -13,7 +13,7 @@ import (
 // s9Result is an S9 of n CRDs with kro's RSS settled without and with them (MiB).
 func s9Result(n int, without, with float64, err string) *UnrelatedCRDs {
 	u := &UnrelatedCRDs{CRDs: n, SchemaBytes: 100000, SchemaBytesMean: 100500, CRDBytes: int64(n) * 207000, Annotated: n,
-		Instances: 10, WithoutFrom: "S7", CreateSeconds: 30, DeleteSeconds: 4, Error: err}
+		Instances: 10, ExternalInstances: 10, WithoutFrom: "S7", CreateSeconds: 30, DeleteSeconds: 4, Error: err}
 	u.Without.Settled = proc.Memory{RSS: int64(without * mb), Peak: int64((without + 5) * mb)}
 	u.With.Settled = proc.Memory{RSS: int64(with * mb), Peak: int64((with + 5) * mb)}
 	if with > 0 {
@@ -87,7 +87,7 @@ func TestUnrelatedCRDsTable(t *testing.T) {
 	k.S9.Without.ReadySeconds, k.S9.With.ReadySeconds = 0.5, 2.25
 	text := strings.Join(strings.Fields(strings.ReplaceAll(r.unrelatedCRDsTable(), "\n", " | ")), " ")
 	for _, want := range []string{
-		"S9 unrelated CRDs: kro with 10 S2 instances, without / with 200 CRDs of other groups it does not use",
+		"S9 unrelated CRDs: kro with 10 five + 10 external-ref instances (S7's), without / with 200 CRDs of other groups it does not use",
 		`"without" is S7's run`,
 		"| S9 CRDs: openAPIV3Schema 100500 bytes each (asked 100000), 200 of 200 with the last-applied annotation; 41.4 MB of CRD JSON in all; created and Established in 30.0 s, deleted in 4.0 s |",
 		"| S9 start -> ready (s) 0.50 2.25 +1.75 |",

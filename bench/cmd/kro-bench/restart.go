@@ -91,7 +91,7 @@ func (b *bench) s8(ctx context.Context, c *contender, ns string) error {
 	c.proc = nil
 
 	w := b.begin(c)
-	p, err := b.startKro(ctx, &ContenderResult{})
+	p, err := b.startKro(ctx, &ContenderResult{}, contenderRGDs)
 	if p != nil {
 		c.proc = p
 	}

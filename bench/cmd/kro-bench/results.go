@@ -13,6 +13,7 @@ import (
 	"github.com/kro-run/kro/bench/internal/audit"
 	"github.com/kro-run/kro/bench/internal/chart"
 	"github.com/kro-run/kro/bench/internal/proc"
+	"github.com/kro-run/kro/bench/internal/scenario"
 	"github.com/kro-run/kro/bench/internal/stats"
 )
 
@@ -202,8 +203,9 @@ func (r *Results) unrelatedTable() string {
 	}
 	u := kro.S7
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nS7 unrelated objects: kro with %d S2 instances, without / with %d ConfigMaps + %d Secrets of %d bytes it does not own (created before kro starts)\n",
-		u.Instances, u.Objects, u.Objects, u.ObjectBytes)
+	fmt.Fprintf(&b, "\nS7 unrelated objects: kro without / with %d ConfigMaps + %d Secrets of %d bytes it does not own (created before kro starts)\n",
+		u.Objects, u.Objects, u.ObjectBytes)
+	fmt.Fprintf(&b, "S7 instances: %s\n", s7Instances(u.Instances, u.ExternalInstances))
 	if u.Error != "" {
 		fmt.Fprintf(&b, "  error: %s\n", u.Error)
 	}
@@ -224,6 +226,12 @@ func (r *Results) unrelatedTable() string {
 	return b.String()
 }
 
+// s7Instances names what a fresh kro of S7 (and S9) serves.
+func s7Instances(five, external int) string {
+	return fmt.Sprintf("%d five + %d external-ref (%s: ConfigMap %s by name and the %d Secrets labelled %s=true by selector, in the instances' namespace, created before kro starts)",
+		five, external, scenario.External.Kind, scenario.ExternalSourceName, scenario.ExternalSecrets, scenario.ExternalSourceLabel)
+}
+
 // unrelatedCRDsTable is S9's section of the summary (kro only).
 func (r *Results) unrelatedCRDsTable() string {
 	kro := r.get("kro")
@@ -232,8 +240,8 @@ func (r *Results) unrelatedCRDsTable() string {
 	}
 	u := kro.S9
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nS9 unrelated CRDs: kro with %d S2 instances, without / with %d CRDs of other groups it does not use (created before kro starts; \"without\" is %s's run)\n",
-		u.Instances, u.CRDs, u.WithoutFrom)
+	fmt.Fprintf(&b, "\nS9 unrelated CRDs: kro with %d five + %d external-ref instances (S7's), without / with %d CRDs of other groups it does not use (created before kro starts; \"without\" is %s's run)\n",
+		u.Instances, u.ExternalInstances, u.CRDs, u.WithoutFrom)
 	fmt.Fprintf(&b, "S9 CRDs: openAPIV3Schema %.0f bytes each (asked %d), %d of %d with the last-applied annotation; %.1f MB of CRD JSON in all; created and Established in %.1f s, deleted in %.1f s\n",
 		u.SchemaBytesMean, u.SchemaBytes, u.Annotated, u.CRDs, float64(u.CRDBytes)/1e6, u.CreateSeconds, u.DeleteSeconds)
 	if u.Error != "" {
@@ -357,7 +365,11 @@ func (r *Results) table() string {
 	if r.get("floor") != nil {
 		fmt.Fprintf(&b, ", floor = same client QPS/burst/workers as kro (%.0f/%d/%d)", r.Config.FloorQPS, r.Config.FloorBurst, r.Config.FloorWorkers)
 	}
-	fmt.Fprintf(&b, "\n\nhost load average (1 min): %.2f at start, %.2f at end; noise rows show the CPU other processes used during a window\n\n", r.Host.LoadAvgStart, r.Host.LoadAvgEnd)
+	fmt.Fprintf(&b, "\n\nhost load average (1 min): %.2f at start, %.2f at end; noise rows show the CPU other processes used during a window\n", r.Host.LoadAvgStart, r.Host.LoadAvgEnd)
+	if r.Config.KroBin != "" {
+		fmt.Fprintf(&b, "kro binary: %s\n", r.Config.KroBin)
+	}
+	b.WriteString("\n")
 	// Ratios of kro to every floor that ran.
 	var ratioCols []int
 	head := fmt.Sprintf("%-52s", "metric")

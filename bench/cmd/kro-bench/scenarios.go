@@ -51,7 +51,7 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 	switch name {
 	case "kro":
 		c.group, c.user, c.idle = scenario.KroGroup, "kro", b.cfg.S3Idle
-		p, err := b.startKro(ctx, c.res)
+		p, err := b.startKro(ctx, c.res, contenderRGDs)
 		if p != nil {
 			c.proc = p
 			// c.proc, not p: S8 replaces the process.
@@ -130,9 +130,17 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 	return nil
 }
 
-// startKro starts kro-controller, waits until it is ready and its RGDs are Active. The
-// process is returned (to be stopped) also when it did not become ready.
-func (b *bench) startKro(ctx context.Context, res *ContenderResult) (*process, error) {
+// contenderRGDs are the RGDs of S1-S6 and S8, which kro and the floor both serve.
+var contenderRGDs = []*scenario.Scenario{scenario.Chain, scenario.Five}
+
+// memoryRGDs are the RGDs a fresh kro of S7 and S9 serves: the contenders' and S7's
+// external-ref graph.
+var memoryRGDs = []*scenario.Scenario{scenario.Chain, scenario.Five, scenario.External}
+
+// startKro starts kro-controller, waits until it is ready and the RGDs of rgds are Active
+// (they are created when missing). The process is returned (to be stopped) also when it did
+// not become ready.
+func (b *bench) startKro(ctx context.Context, res *ContenderResult, rgds []*scenario.Scenario) (*process, error) {
 	args := []string{b.cfg.KroBin, "--kubeconfig", b.cfg.KroKubeconfig,
 		"--metrics-bind-address", b.cfg.KroMetricsAddr, "--health-probe-bind-address", b.cfg.KroHealthAddr}
 	args = append(args, strings.Fields(b.cfg.KroArgs)...)
@@ -145,7 +153,10 @@ func (b *bench) startKro(ctx context.Context, res *ContenderResult) (*process, e
 		return p, err
 	}
 	log.Printf("kro-controller ready (pid %d)", p.pid())
-	return p, b.ensureRGDs(ctx)
+	if err := b.createRGDs(ctx, rgds); err != nil {
+		return p, err
+	}
+	return p, b.waitRGDs(ctx, rgds)
 }
 
 // settle is how long a scenario's window stays open after its end (trailing requests, and a
@@ -260,8 +271,9 @@ func (b *bench) end(c *contender, w window) Usage {
 
 // --- setup -------------------------------------------------------------------------------------
 
-func (b *bench) ensureRGDs(ctx context.Context) error {
-	for _, sc := range []*scenario.Scenario{scenario.Chain, scenario.Five} {
+// createRGDs creates the RGDs of rgds that do not exist yet.
+func (b *bench) createRGDs(ctx context.Context, rgds []*scenario.Scenario) error {
+	for _, sc := range rgds {
 		obj := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal([]byte(sc.RGD), &obj.Object); err != nil {
 			return fmt.Errorf("RGD %s: %w", sc.Name, err)
@@ -271,7 +283,12 @@ func (b *bench) ensureRGDs(ctx context.Context) error {
 			return fmt.Errorf("creating RGD %s: %w", sc.Name, err)
 		}
 	}
-	for _, sc := range []*scenario.Scenario{scenario.Chain, scenario.Five} {
+	return nil
+}
+
+// waitRGDs waits until the RGDs of rgds are Active and their instance CRDs Established.
+func (b *bench) waitRGDs(ctx context.Context, rgds []*scenario.Scenario) error {
+	for _, sc := range rgds {
 		err := poll(ctx, 60*time.Second, func() (bool, error) {
 			rgd, err := b.dyn.Resource(rgdGVR).Get(ctx, sc.Name, metav1.GetOptions{})
 			if err != nil {
@@ -294,7 +311,7 @@ func (b *bench) ensureRGDs(ctx context.Context) error {
 // ensureFloorCRDs copies kro's generated CRDs into the floor's group, so kro and the floor use
 // identical instance schemas.
 func (b *bench) ensureFloorCRDs(ctx context.Context) error {
-	for _, sc := range []*scenario.Scenario{scenario.Chain, scenario.Five} {
+	for _, sc := range contenderRGDs {
 		name := sc.CRDName(scenario.FloorGroup)
 		if _, err := b.dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{}); err == nil {
 			continue

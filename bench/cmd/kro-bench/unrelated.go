@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,11 +20,14 @@ import (
 	"github.com/kro-run/kro/bench/internal/stats"
 )
 
-// S7 measures what objects kro does not own cost it: kro's memory with a few S2 instances,
-// once on the cluster as the other scenarios left it and once with many unrelated ConfigMaps
-// and Secrets (the kinds of the instances' children) created before kro starts. A kro that
-// caches every object of its child kinds grows with them; one that caches only what carries
-// an ApplySet label does not.
+// S7 measures what objects kro does not own cost it: kro's memory with a few S2 instances and
+// as many instances of S7's external-ref graph (scenario.External, which reads a ConfigMap by
+// name and Secrets by label selector), once on the cluster as the other scenarios left it and
+// once with many unrelated ConfigMaps and Secrets (the kinds of the instances' children and of
+// the externalRefs) created before kro starts. A kro that caches every object of its child
+// kinds, or every object of a kind an externalRef reads, grows with them; one that caches only
+// what carries an ApplySet label, and of the externalRefs' kinds only what instances read
+// (and the metadata of the rest), grows little.
 
 var (
 	configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
@@ -39,7 +43,10 @@ type Unrelated struct {
 	Objects int `json:"objectsPerKind"`
 	// ObjectBytes is the payload of each.
 	ObjectBytes int `json:"objectBytes"`
-	Instances   int `json:"instances"`
+	// Instances is the number of S2 instances (scenario.Five), ExternalInstances of
+	// external-ref instances (scenario.External), in each run.
+	Instances         int `json:"instances"`
+	ExternalInstances int `json:"externalInstances"`
 	// CreateSeconds is how long the driver took to create the unrelated objects.
 	CreateSeconds float64      `json:"createSeconds"`
 	Without       UnrelatedRun `json:"without"`
@@ -70,7 +77,7 @@ type UnrelatedRun struct {
 // (it runs after the contenders) and removes what it created.
 func (b *bench) s7(ctx context.Context) error {
 	n, per := b.cfg.S7Instances, b.cfg.Unrelated
-	res := &Unrelated{Objects: per, ObjectBytes: b.cfg.UnrelatedBytes, Instances: n}
+	res := &Unrelated{Objects: per, ObjectBytes: b.cfg.UnrelatedBytes, Instances: n, ExternalInstances: n}
 	c := b.kroContender()
 	c.res.S7 = res
 	fail := func(err error) error {
@@ -78,7 +85,7 @@ func (b *bench) s7(ctx context.Context) error {
 		return err
 	}
 
-	log.Printf("[kro] S7: %d instances without unrelated objects", n)
+	log.Printf("[kro] S7: %d five + %d external-ref instances without unrelated objects", n, n)
 	if err := b.freshRun(ctx, c, "kro-s7-without", &res.Without); err != nil {
 		return fail(fmt.Errorf("without unrelated objects: %w", err))
 	}
@@ -92,7 +99,7 @@ func (b *bench) s7(ctx context.Context) error {
 	defer b.deleteUnrelated()
 	log.Printf("[kro] S7: created in %.1f s", res.CreateSeconds)
 
-	log.Printf("[kro] S7: %d instances with the unrelated objects", n)
+	log.Printf("[kro] S7: %d five + %d external-ref instances with the unrelated objects", n, n)
 	if err := b.freshRun(ctx, c, "kro-s7-with", &res.With); err != nil {
 		return fail(fmt.Errorf("with unrelated objects: %w", err))
 	}
@@ -115,12 +122,29 @@ func (b *bench) kroContender() *contender {
 	return c
 }
 
-// freshRun starts a fresh kro, creates the S7 instances in ns, waits until they are ACTIVE
-// and kro has settled, reads its memory, then deletes the instances and stops kro (S7, S9).
+// freshKinds are the instance kinds of a fresh run: S2's and S7's external-ref graph.
+var freshKinds = []*scenario.Scenario{scenario.Five, scenario.External}
+
+// freshRun creates namespace ns with the objects the external-ref instances read, starts a
+// fresh kro, creates S7Instances instances of each of freshKinds in ns, waits until they are
+// ACTIVE and kro has settled, reads its memory, checks what the external-ref instances wrote,
+// then deletes the instances and the source objects and stops kro (S7, S9).
 func (b *bench) freshRun(ctx context.Context, c *contender, ns string, run *UnrelatedRun) error {
+	// Everything kro will find is there before it starts: the namespace, the source objects and
+	// the RGDs (the external-ref one is created before the first fresh kro).
+	if err := b.createNamespace(ctx, ns); err != nil {
+		return err
+	}
+	defer b.deleteExternalSources(ns)
+	if err := b.createExternalSources(ctx, ns); err != nil {
+		return err
+	}
+	if err := b.createRGDs(ctx, memoryRGDs); err != nil {
+		return err
+	}
 	b.quiesce(ctx)
 	start := time.Now()
-	p, err := b.startKro(ctx, &ContenderResult{})
+	p, err := b.startKro(ctx, &ContenderResult{}, memoryRGDs)
 	if p != nil {
 		defer p.stop()
 	}
@@ -135,24 +159,30 @@ func (b *bench) freshRun(ctx context.Context, c *contender, ns string, run *Unre
 		run.StartCPUms = stats.Ms(cpu)
 	}
 
-	sc, n := scenario.Five, b.cfg.S7Instances
-	if err := b.createNamespace(ctx, ns); err != nil {
-		return err
-	}
-	tr, err := newTracker(ctx, b.dyn, sc.GVR(c.group), ns, "i-")
-	if err != nil {
-		return err
-	}
-	defer tr.stop()
-	w := b.begin(c)
-	b.parallel(n, func(i int) {
-		_, err := b.dyn.Resource(sc.GVR(c.group)).Namespace(ns).Create(ctx, sc.Instance(c.group, ns, instanceName(i), fmt.Sprintf("v%d", i)), metav1.CreateOptions{})
+	n, k := b.cfg.S7Instances, len(freshKinds)
+	trackers := make([]*tracker, k)
+	for j, sc := range freshKinds {
+		tr, err := newTracker(ctx, b.dyn, sc.GVR(c.group), ns, "i-")
 		if err != nil {
-			log.Printf("creating %s/%s: %v", ns, instanceName(i), err)
+			return err
+		}
+		defer tr.stop()
+		trackers[j] = tr
+	}
+	w := b.begin(c)
+	// The kinds interleaved: instance i of each kind in turn.
+	b.parallel(k*n, func(i int) {
+		sc, name := freshKinds[i%k], instanceName(i/k)
+		_, err := b.dyn.Resource(sc.GVR(c.group)).Namespace(ns).Create(ctx, sc.Instance(c.group, ns, name, fmt.Sprintf("v%d", i/k)), metav1.CreateOptions{})
+		if err != nil {
+			log.Printf("creating %s %s/%s: %v", sc.Kind, ns, name, err)
 		}
 	})
-	if err := tr.wait(ctx, 2*time.Minute, func() bool { return len(tr.activeAt) == n }); err != nil {
-		return fmt.Errorf("%d of %d instances ACTIVE: %w", tr.activeCount(), n, err)
+	deadline := time.Now().Add(2 * time.Minute)
+	for j, tr := range trackers {
+		if err := tr.wait(ctx, time.Until(deadline), func() bool { return len(tr.activeAt) == n }); err != nil {
+			return fmt.Errorf("%d of %d %s instances ACTIVE: %w", tr.activeCount(), n, freshKinds[j].Kind, err)
+		}
 	}
 	run.ActiveSeconds = time.Since(w.start).Seconds()
 	sleep(ctx, b.cfg.S7Settle)
@@ -160,16 +190,70 @@ func (b *bench) freshRun(ctx context.Context, c *contender, ns string, run *Unre
 	run.Usage = b.end(c, w)
 	log.Printf("[kro] %s: ready in %.2f s, ACTIVE in %.2f s; RSS %.1f MiB when ready, %.1f MiB settled (peak %.1f MiB)",
 		ns, run.ReadySeconds, run.ActiveSeconds, mib(run.Ready.RSS), mib(run.Settled.RSS), mib(run.Settled.Peak))
+	if err := b.checkExternalChildren(ctx, ns, n); err != nil {
+		return err
+	}
 
 	bg := metav1.DeletePropagationBackground
-	b.parallel(n, func(i int) {
-		err := b.dyn.Resource(sc.GVR(c.group)).Namespace(ns).Delete(ctx, instanceName(i), metav1.DeleteOptions{PropagationPolicy: &bg})
+	b.parallel(k*n, func(i int) {
+		sc, name := freshKinds[i%k], instanceName(i/k)
+		err := b.dyn.Resource(sc.GVR(c.group)).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
 		if err != nil && !apierrors.IsNotFound(err) {
-			log.Printf("deleting %s/%s: %v", ns, instanceName(i), err)
+			log.Printf("deleting %s %s/%s: %v", sc.Kind, ns, name, err)
 		}
 	})
-	if err := tr.wait(ctx, 2*time.Minute, func() bool { return len(tr.present) == 0 }); err != nil {
-		return fmt.Errorf("instances not gone: %w", err)
+	for j, tr := range trackers {
+		if err := tr.wait(ctx, time.Until(deadline.Add(2*time.Minute)), func() bool { return len(tr.present) == 0 }); err != nil {
+			return fmt.Errorf("%s instances not gone: %w", freshKinds[j].Kind, err)
+		}
+	}
+	return nil
+}
+
+// createExternalSources creates in ns the objects the external-ref instances read.
+func (b *bench) createExternalSources(ctx context.Context, ns string) error {
+	for _, obj := range scenario.ExternalSources(ns) {
+		gvr := configMapGVR
+		if obj.GetKind() == "Secret" {
+			gvr = secretGVR
+		}
+		if _, err := b.dyn.Resource(gvr).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating %s %s/%s: %w", obj.GetKind(), ns, obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// deleteExternalSources deletes the objects createExternalSources created in ns.
+func (b *bench) deleteExternalSources(ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, obj := range scenario.ExternalSources(ns) {
+		gvr := configMapGVR
+		if obj.GetKind() == "Secret" {
+			gvr = secretGVR
+		}
+		if err := b.dyn.Resource(gvr).Namespace(ns).Delete(ctx, obj.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			log.Printf("deleting %s %s/%s: %v", obj.GetKind(), ns, obj.GetName(), err)
+		}
+	}
+}
+
+// checkExternalChildren checks that each of the n external-ref instances in ns wrote its
+// ConfigMap from the values of the objects it reads.
+func (b *bench) checkExternalChildren(ctx context.Context, ns string, n int) error {
+	sc := scenario.External
+	child := sc.Children[0]
+	for i := 0; i < n; i++ {
+		name := scenario.ChildName(instanceName(i), child.ID)
+		obj, err := b.dyn.Resource(child.GVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("%s child of %s/%s: %w", sc.Kind, ns, instanceName(i), err)
+		}
+		got, _, _ := unstructured.NestedMap(obj.Object, "data")
+		if want := scenario.ExternalData(fmt.Sprintf("v%d", i)); !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("%s %s/%s has data %v, want %v", child.Kind, ns, name, got, want)
+		}
 	}
 	return nil
 }
