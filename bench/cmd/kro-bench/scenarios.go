@@ -289,14 +289,7 @@ func (b *bench) createRGDs(ctx context.Context, rgds []*scenario.Scenario) error
 // waitRGDs waits until the RGDs of rgds are Active and their instance CRDs Established.
 func (b *bench) waitRGDs(ctx context.Context, rgds []*scenario.Scenario) error {
 	for _, sc := range rgds {
-		err := poll(ctx, 60*time.Second, func() (bool, error) {
-			rgd, err := b.dyn.Resource(rgdGVR).Get(ctx, sc.Name, metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			state, _, _ := unstructured.NestedString(rgd.Object, "status", "state")
-			return state == "Active", nil
-		})
+		err := poll(ctx, 60*time.Second, func() (bool, error) { return b.rgdActive(ctx, sc.Name) })
 		if err != nil {
 			return fmt.Errorf("RGD %s not Active: %w", sc.Name, err)
 		}
@@ -336,21 +329,34 @@ func (b *bench) ensureFloorCRDs(ctx context.Context) error {
 	return nil
 }
 
+// rgdActive reports whether RGD name says it is Active (an earlier kro may have said so).
+func (b *bench) rgdActive(ctx context.Context, name string) (bool, error) {
+	rgd, err := b.dyn.Resource(rgdGVR).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	state, _, _ := unstructured.NestedString(rgd.Object, "status", "state")
+	return state == "Active", nil
+}
+
+// established reports whether CRD name exists and is Established.
+func (b *bench) established(ctx context.Context, name string) bool {
+	crd, err := b.dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
 func (b *bench) waitEstablished(ctx context.Context, name string) error {
-	err := poll(ctx, 60*time.Second, func() (bool, error) {
-		crd, err := b.dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
-		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			if m["type"] == "Established" && m["status"] == "True" {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
+	err := poll(ctx, 60*time.Second, func() (bool, error) { return b.established(ctx, name), nil })
 	if err != nil {
 		return fmt.Errorf("CRD %s not established: %w", name, err)
 	}
