@@ -22,7 +22,8 @@
 #   BENCH_UNRELATED        S7: unrelated ConfigMaps, and as many Secrets, created before a
 #                          fresh kro starts; 0 skips S7                  (default 10000; quick 1000)
 #   BENCH_UNRELATED_BYTES  S7: payload of each unrelated object         (default 4096)
-#   BENCH_S7_INSTANCES     S7 and S9: S2 instances kro serves in each run (default 10)
+#   BENCH_S7_INSTANCES     S7 and S9: S2 instances, and as many external-ref instances (S7x),
+#                          kro serves in each run                      (default 10)
 #   BENCH_UNRELATED_CRDS   S9: unrelated CRDs, each in a group of its own like a cloud
 #                          provider's, created before a fresh kro starts; 0 skips S9
 #                                                                        (default 200; quick 50)

@@ -53,7 +53,8 @@ type config struct {
 	CreateWorkers int           `json:"createWorkers"`
 	Settle        time.Duration `json:"settle"`
 	Contenders    []string      `json:"contenders"`
-	// S7: unrelated ConfigMaps and Secrets (each), their payload, kro's instances, settle time.
+	// S7: unrelated ConfigMaps and Secrets (each), their payload, kro's instances (S2 and
+	// external-ref, each), settle time.
 	Unrelated      int           `json:"unrelated"`
 	UnrelatedBytes int           `json:"unrelatedBytes"`
 	S7Instances    int           `json:"s7Instances"`
@@ -97,7 +98,7 @@ func main() {
 	flag.DurationVar(&c.Settle, "settle", 2*time.Second, "time after a scenario's end still counted for it (trailing requests); scaled by count/1000 above 1,000 instances")
 	flag.IntVar(&c.Unrelated, "unrelated", 10000, "S7: unrelated ConfigMaps, and as many Secrets, created before kro starts; 0 skips S7")
 	flag.IntVar(&c.UnrelatedBytes, "unrelated-bytes", 4096, "S7: payload of each unrelated object")
-	flag.IntVar(&c.S7Instances, "s7-instances", 10, "S7: S2 instances kro serves in each of its two runs")
+	flag.IntVar(&c.S7Instances, "s7-instances", 10, "S7 and S9: S2 instances, and as many external-ref instances (S7x), kro serves in each run")
 	flag.DurationVar(&c.S7Settle, "s7-settle", 10*time.Second, "S7: wait after the instances are ACTIVE before reading kro's memory")
 	flag.IntVar(&c.UnrelatedCRDs, "unrelated-crds", 200, "S9: unrelated CRDs, each in a group of its own, created before kro starts; 0 skips S9")
 	flag.IntVar(&c.UnrelatedCRDBytes, "unrelated-crd-bytes", 100000, "S9: size of each unrelated CRD's openAPIV3Schema (JSON bytes)")
