@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,6 +23,8 @@ import (
 type externalObjects struct {
 	reader client.Reader
 	now    func() time.Time
+	// reads makes instances that need the same object at the same time share one read.
+	reads singleflight.Group
 
 	mu     sync.Mutex
 	objs   map[externalKey]*heldExternal
@@ -62,8 +65,19 @@ func (e *externalObjects) get(ctx context.Context, gvk schema.GroupVersionKind, 
 	}
 	e.mu.Unlock()
 
+	read, err, _ := e.reads.Do(gvk.String()+"/"+k.key.String()+"@"+meta.ResourceVersion, func() (any, error) {
+		return e.read(ctx, k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return read.(*unstructured.Unstructured).DeepCopy(), nil
+}
+
+// read reads the object at k from the API server and holds it.
+func (e *externalObjects) read(ctx context.Context, k externalKey) (*unstructured.Unstructured, error) {
 	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(gvk)
+	obj.SetGroupVersionKind(k.gvk)
 	err := e.reader.Get(ctx, k.key, obj)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -83,7 +97,7 @@ func (e *externalObjects) get(ctx context.Context, gvk schema.GroupVersionKind, 
 			}
 		}
 	}
-	return obj.DeepCopy(), nil
+	return obj, nil
 }
 
 // len is the number of objects held.

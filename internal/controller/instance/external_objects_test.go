@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,6 +115,33 @@ func TestExternalObjects(t *testing.T) {
 			t.Errorf("%d objects held after the only one was deleted", n)
 		}
 	})
+	t.Run("ConcurrentReadsShareOne", func(t *testing.T) {
+		e, c, gets := setup(t, "src")
+		meta := metaOf(t, c, "src")
+		*gets = 0
+		slow := e.reader
+		var mu sync.Mutex
+		e.reader = readerFunc(func(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+			time.Sleep(50 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			return slow.Get(ctx, key, obj)
+		})
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if obj, err := e.get(ctx, gvk, meta); err != nil || dataValue(obj) != "1" {
+					t.Errorf("get = %v, %v", obj, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if *gets != 1 {
+			t.Errorf("%d reads for 8 instances reading the same object at once, want 1", *gets)
+		}
+	})
 	t.Run("IdleDropped", func(t *testing.T) {
 		names := make([]string, externalSweepEvery)
 		for i := range names {
@@ -141,4 +169,15 @@ func TestExternalObjects(t *testing.T) {
 func dataValue(obj *unstructured.Unstructured) string {
 	v, _, _ := unstructured.NestedString(obj.Object, "data", "v")
 	return v
+}
+
+// readerFunc is a client.Reader whose Get is a function.
+type readerFunc func(ctx context.Context, key client.ObjectKey, obj client.Object) error
+
+func (f readerFunc) Get(ctx context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	return f(ctx, key, obj)
+}
+
+func (f readerFunc) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return fmt.Errorf("not implemented")
 }
