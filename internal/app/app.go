@@ -97,7 +97,7 @@ func NewManager(cfg *rest.Config, opts Options) (*Manager, error) {
 		// kro never reads managedFields; server-side applied objects carry large ones. The
 		// strings cached objects have in common are kept once.
 		Cache: cache.Options{
-			DefaultTransform: strs.Transform(),
+			DefaultTransform: leanExternalMetadata(strs.Transform()),
 			ByObject: map[client.Object]cache.ByObject{
 				// CRDs kro did not generate are cached without their schemas.
 				&apiextensionsv1.CustomResourceDefinition{}: {Transform: leanCRDs(strs.Transform())},

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -136,5 +137,19 @@ func kroKinds(c client.Reader) func(schema.GroupVersionResource) bool {
 			return false
 		}
 		return crd.Labels[metadata.OwnedLabel] == "true"
+	}
+}
+
+// leanExternalMetadata is the transform of the manager cache, after next. Its metadata-only
+// objects are those of every object of the kinds instances read through externalRefs (engine
+// scope all-metadata): kro routes their events by name and labels and reads the objects it
+// needs from the API server, so their annotations, owner references and finalizers are dropped.
+func leanExternalMetadata(next toolscache.TransformFunc) toolscache.TransformFunc {
+	return func(in any) (any, error) {
+		out, err := next(in)
+		if m, ok := out.(*metav1.PartialObjectMetadata); ok && err == nil {
+			m.Annotations, m.OwnerReferences, m.Finalizers = nil, nil, nil
+		}
+		return out, err
 	}
 }

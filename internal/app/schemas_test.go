@@ -133,3 +133,32 @@ func TestCRDOfKind(t *testing.T) {
 		t.Errorf("a built-in kind: lookup gave %v, %v; want nil, nil", got, err)
 	}
 }
+
+// TestLeanExternalMetadata: the metadata kro caches of every object of an externalRef's kind
+// keeps what routes events (name, namespace, labels) and what tells a change (uid,
+// resourceVersion), nothing else.
+func TestLeanExternalMetadata(t *testing.T) {
+	transform := leanExternalMetadata(intern.New(intern.Options{}).Transform())
+	in := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Name: "a", Namespace: "ns", UID: "u", ResourceVersion: "7",
+		Labels:          map[string]string{"app": "x"},
+		Annotations:     map[string]string{"meta.helm.sh/release-name": "r"},
+		OwnerReferences: []metav1.OwnerReference{{Name: "o"}},
+		Finalizers:      []string{"f"},
+	}}
+	out, err := transform(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*metav1.PartialObjectMetadata)
+	if got.Name != "a" || got.Namespace != "ns" || got.UID != "u" || got.ResourceVersion != "7" || got.Labels["app"] != "x" {
+		t.Errorf("identity or labels lost: %+v", got.ObjectMeta)
+	}
+	if got.Annotations != nil || got.OwnerReferences != nil || got.Finalizers != nil {
+		t.Errorf("annotations, owner references or finalizers kept: %+v", got.ObjectMeta)
+	}
+	crd, err := transform(testCRD("widgets.example.com", "example.com", "Widget", nil))
+	if err != nil || crd.(*apiextensionsv1.CustomResourceDefinition).Annotations["team"] != "x" {
+		t.Errorf("a typed object's annotations changed: %v, %v", crd, err)
+	}
+}

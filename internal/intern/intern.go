@@ -1,8 +1,11 @@
 package intern
 
 import (
+	"slices"
+	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -28,6 +31,9 @@ type Table struct {
 	// strs maps a string to itself held in an interface, so that the values of the objects
 	// that hold it share the interface's data too, not only the bytes.
 	strs map[string]any
+	// labels maps the canonical form of a metadata object's labels (labelsKey) to the one map
+	// the objects with those labels share.
+	labels map[string]map[string]string
 }
 
 // New returns an empty Table.
@@ -38,7 +44,7 @@ func New(opts Options) *Table {
 	if opts.MaxLength <= 0 {
 		opts.MaxLength = 128
 	}
-	return &Table{opts: opts, strs: make(map[string]any)}
+	return &Table{opts: opts, strs: make(map[string]any), labels: make(map[string]map[string]string)}
 }
 
 // uniqueMetadata are the metadata fields whose values belong to one object: interning them
@@ -85,12 +91,18 @@ func (t *Table) object(m map[string]any, meta bool) {
 }
 
 // Metadata interns, in place, the namespace and the keys and values of the labels and
-// annotations of a typed object's metadata.
+// annotations of a typed object's metadata. Objects with equal small sets of labels (up to
+// MaxLength bytes) share one labels map: the objects of a kind often carry the same few labels,
+// and a map costs far more than its strings. (Cached objects are never modified, so sharing is
+// safe.)
 func (t *Table) Metadata(m *metav1.ObjectMeta) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.strs) >= t.opts.MaxEntries {
 		t.strs = make(map[string]any)
+	}
+	if len(t.labels) >= t.opts.MaxEntries/16 {
+		t.labels = make(map[string]map[string]string)
 	}
 	m.Namespace = t.key(m.Namespace)
 	for _, strs := range []map[string]string{m.Labels, m.Annotations} {
@@ -98,6 +110,35 @@ func (t *Table) Metadata(m *metav1.ObjectMeta) {
 			strs[t.key(k)] = t.key(v)
 		}
 	}
+	if len(m.Labels) > 0 {
+		key := labelsKey(m.Labels)
+		if shared, ok := t.labels[key]; ok {
+			m.Labels = shared
+		} else if len(key) <= t.opts.MaxLength {
+			t.labels[key] = m.Labels
+		}
+	}
+}
+
+// labelsKey is the canonical form of a set of labels: keys and values in key order, each
+// followed by a NUL (neither may contain one).
+func labelsKey(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	n := 0
+	for k, v := range labels {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 2
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.Grow(n)
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(labels[k])
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 func (t *Table) list(l []any) {
@@ -144,9 +185,9 @@ func (t *Table) Len() int {
 	return len(t.strs)
 }
 
-// Transform is the transform of kro's informer caches: managedFields are dropped (kro never
-// reads them; server-side applied objects carry large ones) and unstructured objects are
-// interned.
+// Transform is the transform of kro's informer caches: managedFields and the copy of the
+// object kubectl apply leaves in an annotation are dropped (kro never reads them; they are
+// often the largest part of an object), and the rest is interned.
 func (t *Table) Transform() toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	return func(in any) (any, error) {
@@ -156,8 +197,14 @@ func (t *Table) Transform() toolscache.TransformFunc {
 		}
 		switch o := out.(type) {
 		case *unstructured.Unstructured:
+			if meta, ok := o.Object["metadata"].(map[string]any); ok {
+				if annotations, ok := meta["annotations"].(map[string]any); ok {
+					delete(annotations, corev1.LastAppliedConfigAnnotation)
+				}
+			}
 			t.Object(o.Object)
 		case *metav1.PartialObjectMetadata:
+			delete(o.Annotations, corev1.LastAppliedConfigAnnotation)
 			t.Metadata(&o.ObjectMeta)
 		}
 		return out, nil

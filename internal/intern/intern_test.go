@@ -1,6 +1,8 @@
 package intern
 
 import (
+	"maps"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -174,5 +176,72 @@ func TestTransformMetadata(t *testing.T) {
 		unsafe.StringData(got[0].Labels["kro.run/owned"]) != unsafe.StringData(got[1].Labels["kro.run/owned"]) ||
 		unsafe.StringData(got[0].Annotations["internal.kro.run/apply-order"]) != unsafe.StringData(got[1].Annotations["internal.kro.run/apply-order"]) {
 		t.Errorf("equal namespace, label and annotation values of two objects are not shared")
+	}
+}
+
+// TestTransformSharesLabelMaps: metadata objects with equal labels share one labels map (a
+// cluster's unrelated objects often all carry the same few labels); different labels do not.
+func TestTransformSharesLabelMaps(t *testing.T) {
+	tbl := New(Options{})
+	meta := func(name string, labels map[string]string) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: labels}}
+	}
+	transform := func(m *metav1.PartialObjectMetadata) *metav1.PartialObjectMetadata {
+		out, err := tbl.Transform()(m)
+		if err != nil {
+			t.Fatalf("Transform: %v", err)
+		}
+		return out.(*metav1.PartialObjectMetadata)
+	}
+	a := transform(meta("a", map[string]string{"app": "web", "tier": "front"}))
+	b := transform(meta("b", map[string]string{"tier": "front", "app": "web"}))
+	c := transform(meta("c", map[string]string{"app": "web"}))
+	if reflect.ValueOf(a.Labels).UnsafePointer() != reflect.ValueOf(b.Labels).UnsafePointer() {
+		t.Error("equal labels of two objects are two maps")
+	}
+	if reflect.ValueOf(a.Labels).UnsafePointer() == reflect.ValueOf(c.Labels).UnsafePointer() {
+		t.Error("different labels share a map")
+	}
+	if diff := cmp.Diff(map[string]string{"app": "web", "tier": "front"}, b.Labels); diff != "" {
+		t.Errorf("labels changed (-want +got):\n%s", diff)
+	}
+	if d := transform(meta("d", nil)); d.Labels != nil {
+		t.Errorf("no labels became %v", d.Labels)
+	}
+	// Large sets of labels (kro's on its children, unique per object) are left alone.
+	large := map[string]string{"kro.run/instance-id": strings.Repeat("u", 100), "kro.run/node-id": "config"}
+	e, f := transform(meta("e", large)), transform(meta("f", maps.Clone(large)))
+	if reflect.ValueOf(e.Labels).UnsafePointer() == reflect.ValueOf(f.Labels).UnsafePointer() {
+		t.Error("a large set of labels was shared")
+	}
+	// An object without metadata passes.
+	if _, err := tbl.Transform()(&unstructured.Unstructured{Object: map[string]any{"kind": "X"}}); err != nil {
+		t.Errorf("Transform of an object without metadata: %v", err)
+	}
+}
+
+// TestTransformDropsLastApplied: the copy of an object kubectl apply leaves in an annotation is
+// dropped from cached objects, whole and metadata-only; other annotations stay.
+func TestTransformDropsLastApplied(t *testing.T) {
+	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	tbl := New(Options{})
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "a", "annotations": map[string]any{lastApplied: `{"data":{}}`, "team": "x"}},
+	}}
+	out, err := tbl.Transform()(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"team": "x"}, out.(*unstructured.Unstructured).GetAnnotations()); diff != "" {
+		t.Errorf("whole object's annotations (-want +got):\n%s", diff)
+	}
+	m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: map[string]string{lastApplied: "{}", "team": "x"}}}
+	out, err = tbl.Transform()(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"team": "x"}, out.(*metav1.PartialObjectMetadata).Annotations); diff != "" {
+		t.Errorf("metadata's annotations (-want +got):\n%s", diff)
 	}
 }
