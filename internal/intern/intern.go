@@ -110,24 +110,29 @@ func (t *Table) Metadata(m *metav1.ObjectMeta) {
 			strs[t.key(k)] = t.key(v)
 		}
 	}
-	if len(m.Labels) > 0 {
-		key := labelsKey(m.Labels)
+	if key, ok := labelsKey(m.Labels, t.opts.MaxLength); ok {
 		if shared, ok := t.labels[key]; ok {
 			m.Labels = shared
-		} else if len(key) <= t.opts.MaxLength {
+		} else {
 			t.labels[key] = m.Labels
 		}
 	}
 }
 
 // labelsKey is the canonical form of a set of labels: keys and values in key order, each
-// followed by a NUL (neither may contain one).
-func labelsKey(labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
+// followed by a NUL (neither may contain one). ok is false for no labels, or when the form
+// would be longer than limit.
+func labelsKey(labels map[string]string, limit int) (key string, ok bool) {
 	n := 0
 	for k, v := range labels {
-		keys = append(keys, k)
 		n += len(k) + len(v) + 2
+	}
+	if n == 0 || n > limit {
+		return "", false
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	var b strings.Builder
@@ -138,7 +143,7 @@ func labelsKey(labels map[string]string) string {
 		b.WriteString(labels[k])
 		b.WriteByte(0)
 	}
-	return b.String()
+	return b.String(), true
 }
 
 func (t *Table) list(l []any) {
