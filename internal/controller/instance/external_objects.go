@@ -100,13 +100,6 @@ func (e *externalObjects) read(ctx context.Context, k externalKey) (*unstructure
 	return obj, nil
 }
 
-// len is the number of objects held.
-func (e *externalObjects) len() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.objs)
-}
-
 // readExternal reads the object an externalRef names: from the cache of every object of the
 // kind, or for a kind cached by metadata only (graph.Node.ExternalByMetadata), as held by
 // r.externalObjs at the resourceVersion the cache shows.
@@ -147,9 +140,7 @@ func (r *Reconciler) listExternal(ctx context.Context, n *graph.Node, opts ...cl
 	}
 	out := make([]*unstructured.Unstructured, 0, len(metas.Items))
 	for i := range metas.Items {
-		meta := &metas.Items[i]
-		meta.SetGroupVersionKind(n.GVK)
-		obj, err := r.externalObjs.get(ctx, n.GVK, meta)
+		obj, err := r.externalObjs.get(ctx, n.GVK, &metas.Items[i])
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:

@@ -181,3 +181,10 @@ func (f readerFunc) Get(ctx context.Context, key client.ObjectKey, obj client.Ob
 func (f readerFunc) List(context.Context, client.ObjectList, ...client.ListOption) error {
 	return fmt.Errorf("not implemented")
 }
+
+// len is the number of objects held.
+func (e *externalObjects) len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.objs)
+}

@@ -20,6 +20,7 @@ import (
 type restartReads struct {
 	reader   client.Reader
 	selector client.MatchingLabels
+	now      func() time.Time
 	start    time.Time
 	// window is how long after start a kind is listed; ttl how long listed objects are kept.
 	window, ttl time.Duration
@@ -32,11 +33,13 @@ type restartReads struct {
 	listing sync.Mutex
 }
 
-// listedKind is one LIST of a kind: done is closed when objs is filled (or err set).
+// listedKind is one LIST of a kind: done is closed when objs is filled (or err set), at
+// listedAt.
 type listedKind struct {
-	done chan struct{}
-	err  error
-	objs map[client.ObjectKey]listedObject // guarded by restartReads.mu
+	done     chan struct{}
+	err      error
+	listedAt time.Time
+	objs     map[client.ObjectKey]listedObject // guarded by restartReads.mu
 }
 
 // listedObject is a listed object's content without its metadata, and its resourceVersion.
@@ -53,7 +56,7 @@ const (
 
 func newRestartReads(reader client.Reader, selector client.MatchingLabels) *restartReads {
 	return &restartReads{
-		reader: reader, selector: selector, start: time.Now(),
+		reader: reader, selector: selector, now: time.Now, start: time.Now(),
 		window: restartListWindow, ttl: listedObjectsTTL, pageSize: restartListPage,
 		kinds: map[schema.GroupVersionKind]*listedKind{},
 	}
@@ -70,7 +73,7 @@ func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key
 	s.mu.Lock()
 	lk, listed := s.kinds[gvk]
 	if !listed {
-		if time.Since(s.start) > s.window {
+		if s.now().Sub(s.start) > s.window {
 			s.mu.Unlock()
 			return nil, false
 		}
@@ -81,10 +84,11 @@ func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key
 		objs, err := s.list(ctx, gvk)
 		s.listing.Unlock()
 		s.mu.Lock()
-		lk.objs, lk.err = objs, err
+		lk.objs, lk.err, lk.listedAt = objs, err, s.now()
 		s.mu.Unlock()
 		close(lk.done)
 		if err == nil {
+			// Frees what no reconcile asked for; get refuses it after the TTL anyway.
 			time.AfterFunc(s.ttl, func() {
 				s.mu.Lock()
 				lk.objs = nil
@@ -102,6 +106,10 @@ func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if lk.err != nil {
+		return nil, false
+	}
+	if s.now().Sub(lk.listedAt) > s.ttl {
+		lk.objs = nil
 		return nil, false
 	}
 	obj, listed := lk.objs[key]

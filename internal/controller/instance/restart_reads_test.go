@@ -122,11 +122,12 @@ func TestRestartReads(t *testing.T) {
 	})
 	t.Run("DroppedAfterTTL", func(t *testing.T) {
 		s, _, rv := setup(t, nil)
-		s.ttl = 10 * time.Millisecond
+		now := time.Now()
+		s.now = func() time.Time { return now }
 		if _, ok := s.get(ctx, gvk, key("cm-0"), rv["cm-0"]); !ok {
 			t.Fatal("first get: not served")
 		}
-		time.Sleep(50 * time.Millisecond)
+		now = now.Add(s.ttl + time.Second)
 		if _, ok := s.get(ctx, gvk, key("cm-1"), rv["cm-1"]); ok {
 			t.Error("served after the listed objects expired")
 		}
