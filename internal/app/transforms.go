@@ -1,7 +1,6 @@
 package app
 
 import (
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -12,9 +11,9 @@ import (
 // The manager cache's transforms beyond intern.Table.Transform: what kro caches of the objects
 // it only routes events of or reads by name.
 
-// leanCRDs is the transform of the CRD informer, after next. A CRD kro did not generate is
-// cached without its versions' schemas and the copy of itself kubectl apply leaves in an
-// annotation: they make most of a CRD's size (a cluster can hold hundreds of CRDs of up to a
+// leanCRDs is the transform of the CRD informer, after next (which drops the copy of the CRD
+// kubectl apply leaves in an annotation). A CRD kro did not generate is cached without its
+// versions' schemas: with that annotation they make most of a CRD's size (a cluster can hold hundreds of CRDs of up to a
 // megabyte each), and kro reads a schema only to check an RGD that uses the kind (crdOfKind
 // then reads the CRD whole). Its names, versions and labels stay.
 func leanCRDs(next toolscache.TransformFunc) toolscache.TransformFunc {
@@ -30,7 +29,6 @@ func leanCRDs(next toolscache.TransformFunc) toolscache.TransformFunc {
 		for i := range crd.Spec.Versions {
 			crd.Spec.Versions[i].Schema = nil
 		}
-		delete(crd.Annotations, corev1.LastAppliedConfigAnnotation)
 		return crd, nil
 	}
 }

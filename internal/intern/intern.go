@@ -211,6 +211,9 @@ func (t *Table) Transform() toolscache.TransformFunc {
 		case *metav1.PartialObjectMetadata:
 			delete(o.Annotations, corev1.LastAppliedConfigAnnotation)
 			t.Metadata(&o.ObjectMeta)
+		case metav1.Object:
+			// Typed objects (RGDs, GraphRevisions, CRDs): their annotations map is their own.
+			delete(o.GetAnnotations(), corev1.LastAppliedConfigAnnotation)
 		}
 		return out, nil
 	}

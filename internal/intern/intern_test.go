@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -243,5 +244,13 @@ func TestTransformDropsLastApplied(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]string{"team": "x"}, out.(*metav1.PartialObjectMetadata).Annotations); diff != "" {
 		t.Errorf("metadata's annotations (-want +got):\n%s", diff)
+	}
+	typed := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: map[string]string{lastApplied: "{}", "team": "x"}}}
+	out, err = tbl.Transform()(typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"team": "x"}, out.(*corev1.ConfigMap).Annotations); diff != "" {
+		t.Errorf("typed object's annotations (-want +got):\n%s", diff)
 	}
 }
