@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/onsi/gomega"
 	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
@@ -106,6 +107,18 @@ spec:
 	g.Eventually(func(g gomega.Gomega) {
 		g.Expect(str(get(g, configMapGVK, ns, "oc-config"), "data", "v")).To(gomega.Equal("second"))
 	}).Should(gomega.Succeed())
+
+	// A change of the externalRef while kro is down reaches the instance after the restart
+	// (kro holds no object of the kind from before).
+	restartKro(t, func() {
+		src := get(g, configMapGVK, ns, "source")
+		patch := client.MergeFrom(src.DeepCopy())
+		g.Expect(unstructured.SetNestedField(src.Object, "third", "data", "v")).To(gomega.Succeed())
+		g.Expect(env.client.Patch(ctx, src, patch)).To(gomega.Succeed())
+	})
+	g.Eventually(func(g gomega.Gomega) {
+		g.Expect(str(get(g, configMapGVK, ns, "oc-config"), "data", "v")).To(gomega.Equal("third"))
+	}).WithTimeout(time.Minute).Should(gomega.Succeed())
 
 	// Someone removes the ApplySet label: the object leaves the cache, and kro takes it back.
 	setID := metadata.ApplySetID("oc", ns, "ItOwnedCache", "kro.run")

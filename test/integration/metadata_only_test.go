@@ -137,6 +137,28 @@ spec:
 		}
 	})
 
+	t.Run("after a restart, what changed while kro was down is repaired from the list", func(t *testing.T) {
+		g := gomega.NewWithT(t)
+		applied := func() float64 {
+			return promtestutil.ToFloat64(metrics.Applies.WithLabelValues("ItMetadataOnly.kro.run", "success"))
+		}
+		before := applied()
+		restartKro(t, func() {
+			cm := get(g, configMapGVK, ns, "m1-config")
+			patch := client.MergeFrom(cm.DeepCopy())
+			g.Expect(unstructured.SetNestedField(cm.Object, "changed-while-down", "data", "value")).To(gomega.Succeed())
+			g.Expect(env.client.Patch(ctx, cm, patch)).To(gomega.Succeed())
+			env.requests.Reset()
+		})
+		g.Eventually(func(g gomega.Gomega) {
+			g.Expect(str(get(g, configMapGVK, ns, "m1-config"), "data", "value")).To(gomega.Equal("v1"))
+		}).WithTimeout(time.Minute).Should(gomega.Succeed())
+		g.Expect(env.requests.ReadsUnder("/api/v1/namespaces/"+ns+"/configmaps/")).To(gomega.BeZero(), "ConfigMaps read one by one after the restart")
+		// Only the changed object was applied; the others were found up to date in the list.
+		g.Consistently(applied).WithTimeout(3*time.Second).Should(gomega.Equal(before+1), "applies after the restart")
+		settle()
+	})
+
 	t.Run("deleting the instance deletes the objects", func(t *testing.T) {
 		g := gomega.NewWithT(t)
 		for i := 0; i < n; i++ {
