@@ -29,7 +29,8 @@ type InstanceReconciler interface {
 	ExternalRequests(gvk schema.GroupVersionKind, obj client.Object) []reconcile.Request
 	// Echo reports whether an event only shows what the reconciler itself wrote: the object
 	// is as its own write left it (deleted: it deleted it), so reconciling again would change
-	// nothing.
+	// nothing. It sees every event of the instances and of their children, after the cache
+	// has taken it in.
 	Echo(obj client.Object, deleted bool) bool
 }
 

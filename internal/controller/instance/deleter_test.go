@@ -83,7 +83,7 @@ func TestEcho(t *testing.T) {
 	r := New(&graph.Graph{}, Options{})
 	obj := ownedObject("a", "n", "set", false)
 	obj.SetResourceVersion("10")
-	r.appliedVersions.Store(keyOf(obj), "10")
+	r.appliedVersions.Store(keyOf(obj), appliedVersion{rv: "10"})
 	r.gone.add("uid-deleted")
 
 	changed := obj.DeepCopy()

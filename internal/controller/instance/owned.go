@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -148,7 +146,7 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 			seen[keyOf(u)] = true
 		}
 	}
-	for key, gvk := range r.taken.unconfirmed(setID) {
+	for key, taken := range r.taken.unconfirmed(setID) {
 		if seen[key] {
 			r.taken.forget(setID, key)
 			continue
@@ -157,7 +155,7 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 			continue
 		}
 		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(gvk)
+		live.SetGroupVersionKind(taken.gvk)
 		err := r.opts.APIReader.Get(ctx, client.ObjectKey{Namespace: key.namespace, Name: key.name}, live)
 		switch {
 		case apierrors.IsNotFound(err):
@@ -171,45 +169,6 @@ func (r *Reconciler) listOwned(ctx context.Context, g *graph.Graph, inst *unstru
 		}
 	}
 	return out, nil
-}
-
-// takenObjects records, per ApplySet, the objects kro created or adopted that the cache has
-// not shown as part of the ApplySet yet. The watch of an instance can be ahead of the watch of
-// its children's kind: without this record, an instance deleted right after a pass created an
-// object would lose its finalizer before the cache shows the object, and orphan it. The record
-// only ever adds objects to what the cache shows; it never hides one.
-type takenObjects struct {
-	// mu guards bySet.
-	mu    sync.Mutex
-	bySet map[string]map[objectKey]schema.GroupVersionKind
-}
-
-func (t *takenObjects) add(setID string, key objectKey, gvk schema.GroupVersionKind) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.bySet == nil {
-		t.bySet = map[string]map[objectKey]schema.GroupVersionKind{}
-	}
-	if t.bySet[setID] == nil {
-		t.bySet[setID] = map[objectKey]schema.GroupVersionKind{}
-	}
-	t.bySet[setID][key] = gvk
-}
-
-// unconfirmed returns a copy of the objects of setID not confirmed yet.
-func (t *takenObjects) unconfirmed(setID string) map[objectKey]schema.GroupVersionKind {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return maps.Clone(t.bySet[setID])
-}
-
-func (t *takenObjects) forget(setID string, key objectKey) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.bySet[setID], key)
-	if len(t.bySet[setID]) == 0 {
-		delete(t.bySet, setID)
-	}
 }
 
 // removeOwned removes objects of the instance's ApplySet, in parallel, and reports whether

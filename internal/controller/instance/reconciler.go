@@ -88,8 +88,8 @@ type Reconciler struct {
 	externals externalIndex
 	// taken holds the objects kro created or adopted that the cache does not show yet.
 	taken takenObjects
-	// appliedVersions maps an objectKey to the resourceVersion kro's last apply left, or at
-	// which kro last found the object up to date.
+	// appliedVersions maps an objectKey to the appliedVersion of kro's last apply, or at which
+	// kro last found the object up to date.
 	appliedVersions sync.Map
 	// appliedGenerations maps the objectKey of an object of a metadata-only kind to the
 	// metadata.generation kro last applied or found up to date, when the kind keeps one.
@@ -248,7 +248,7 @@ func (r *Reconciler) patchInstanceMetadata(ctx context.Context, inst *unstructur
 	err = r.patchInstance(ctx, inst, patch, true)
 	again = r.inflight.end(write, resourceVersionOf(inst, err))
 	if err == nil {
-		r.appliedVersions.Store(key, inst.GetResourceVersion())
+		r.appliedVersions.Store(key, appliedVersion{rv: inst.GetResourceVersion()})
 	}
 	return again, err
 }
@@ -283,12 +283,18 @@ func (r *Reconciler) patchInstance(ctx context.Context, inst *unstructured.Unstr
 // Echo reports whether a watch event only shows what this reconciler wrote itself: an object
 // (child or instance) at the resourceVersion kro's own write returned, or, deleted, an object
 // kro deleted. Such an event needs no reconcile.
+//
+// An event that shows an object kro took in its ApplySet, or gone, also ends the record of
+// that object in r.taken: the cache shows it from now on.
 func (r *Reconciler) Echo(obj client.Object, deleted bool) bool {
+	if set := obj.GetLabels()[metadata.ApplySetPartOfLabel]; set != "" {
+		r.taken.observed(set, keyOf(obj), obj.GetUID())
+	}
 	if deleted {
 		return r.gone.has(obj.GetUID())
 	}
 	key := keyOf(obj)
-	if rv, ok := r.appliedVersions.Load(key); ok && rv.(string) == obj.GetResourceVersion() {
+	if v, ok := r.appliedVersions.Load(key); ok && v.(appliedVersion).rv == obj.GetResourceVersion() {
 		return true
 	}
 	return r.inflight.hold(key, obj.GetResourceVersion())

@@ -398,10 +398,18 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 				return nil, clusterError(fmt.Errorf("%w: %s %s is part of %s", errConflict, n.GVK.Kind, objectName(live), owner))
 			}
 		}
+		var replaced string
+		if err == nil {
+			replaced = live.GetResourceVersion()
+		}
 		applied := desired.DeepCopy()
 		applied.SetResourceVersion(guard)
 		ctrl.LoggerFrom(ctx).V(1).Info("Applying resource", "node", n.ID, "kind", n.GVK.Kind, "name", desired.GetName(), "namespace", desired.GetNamespace())
-		write := r.inflight.begin(keyOf(applied))
+		key := keyOf(applied)
+		if guard != "" {
+			r.taken.begin(applySetID, key, n.GVK)
+		}
+		write := r.inflight.begin(key)
 		applied, err = r.applyObject(ctx, n.GVK, applied, metadataOnly)
 		if r.inflight.end(write, resourceVersionOf(applied, err)) {
 			p.again.Store(true)
@@ -409,10 +417,14 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		if err == nil {
 			metrics.Applies.WithLabelValues(r.kind(), "success").Inc()
 			if guard != "" {
-				r.taken.add(applySetID, keyOf(applied), n.GVK)
+				r.taken.answered(applySetID, key, applied.GetUID())
 			}
-			r.recordApplied(applied, metadataOnly)
+			r.recordApplied(applied, metadataOnly, replaced)
 			return applied, nil
+		}
+		if guard != "" && apierrors.IsConflict(err) {
+			// The precondition failed: someone else's object, not taken.
+			r.taken.forget(applySetID, key)
 		}
 		metrics.Applies.WithLabelValues(r.kind(), "error").Inc()
 		if guard == "" || !apierrors.IsConflict(err) || attempt > 0 {
@@ -436,7 +448,7 @@ func (r *Reconciler) holdsDesired(ctx context.Context, gvk schema.GroupVersionKi
 	if live.GetAnnotations()[metadata.DesiredHashAnnotation] != desired.GetAnnotations()[metadata.DesiredHashAnnotation] {
 		return nil, false
 	}
-	if r.unchangedSinceApply(live) || metadataOnly && r.specUnchangedSinceApply(desired, live) {
+	if r.unchangedSinceApply(live) || metadataOnly && (r.cacheBehindApply(desired, live) || r.specUnchangedSinceApply(desired, live)) {
 		return live, true
 	}
 	if metadataOnly {
@@ -448,7 +460,7 @@ func (r *Reconciler) holdsDesired(ctx context.Context, gvk schema.GroupVersionKi
 		return nil, false
 	}
 	if metadataOnly {
-		r.recordApplied(live, true)
+		r.recordApplied(live, true, "")
 	}
 	return live, true
 }
@@ -511,10 +523,19 @@ func fromMetadata(meta *metav1.PartialObjectMetadata) *unstructured.Unstructured
 	return u
 }
 
-// recordApplied remembers the object as kro applied it or found it up to date: its
-// resourceVersion, and for a metadata-only kind its generation.
-func (r *Reconciler) recordApplied(obj *unstructured.Unstructured, metadataOnly bool) {
-	r.appliedVersions.Store(keyOf(obj), obj.GetResourceVersion())
+// appliedVersion is the resourceVersion kro's last apply of an object left (or at which kro
+// found it up to date); and, if that apply changed an existing object, the version it
+// replaced and the desired hash it wrote.
+type appliedVersion struct{ rv, replaced, hash string }
+
+// recordApplied remembers the object as kro applied it (replacing the version replaced) or
+// found it up to date: its resourceVersion, and for a metadata-only kind its generation.
+func (r *Reconciler) recordApplied(obj *unstructured.Unstructured, metadataOnly bool, replaced string) {
+	v := appliedVersion{rv: obj.GetResourceVersion()}
+	if replaced != "" {
+		v.replaced, v.hash = replaced, obj.GetAnnotations()[metadata.DesiredHashAnnotation]
+	}
+	r.appliedVersions.Store(keyOf(obj), v)
 	if metadataOnly && obj.GetGeneration() > 0 {
 		r.appliedGenerations.Store(keyOf(obj), obj.GetGeneration())
 	}
@@ -547,8 +568,23 @@ func containsAll(have, want map[string]string) bool {
 // comparison (and, for a metadata-only kind, the read the comparison needs); after a restart
 // the comparison decides.
 func (r *Reconciler) unchangedSinceApply(live *unstructured.Unstructured) bool {
-	rv, ok := r.appliedVersions.Load(keyOf(live))
-	return ok && rv.(string) == live.GetResourceVersion()
+	v, ok := r.appliedVersions.Load(keyOf(live))
+	return ok && v.(appliedVersion).rv == live.GetResourceVersion()
+}
+
+// cacheBehindApply reports whether the cache shows the version of the object that kro's last
+// apply replaced while desired is still what that apply wrote: the apply's watch event has
+// not arrived yet, and the object holds desired (a later change would have a newer version).
+// Only for a metadata-only kind, whose content kro does not read: the cached object of
+// another kind would be stale content.
+func (r *Reconciler) cacheBehindApply(desired, live *unstructured.Unstructured) bool {
+	v, ok := r.appliedVersions.Load(keyOf(live))
+	if !ok {
+		return false
+	}
+	last := v.(appliedVersion)
+	return last.replaced != "" && last.replaced == live.GetResourceVersion() &&
+		last.hash == desired.GetAnnotations()[metadata.DesiredHashAnnotation]
 }
 
 // errAwaitingObject marks an object of a resource with adoptionPolicy Required that does not
