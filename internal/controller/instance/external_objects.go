@@ -19,16 +19,18 @@ import (
 // for the kinds whose every object kro caches by metadata only (graph.Node.ExternalByMetadata):
 // kro then holds whole only the objects instances read, not every object of the kind. An object
 // is read again when the metadata cache shows another resourceVersion; one no instance read for
-// externalIdle is dropped.
+// externalIdle is dropped by the next sweep (sweeps run every externalIdle while objects are
+// held, so memory is freed also when no instance reads any more).
 type externalObjects struct {
 	reader client.Reader
 	now    func() time.Time
 	// reads makes instances that need the same object at the same time share one read.
 	reads singleflight.Group
 
-	mu     sync.Mutex
-	objs   map[externalKey]*heldExternal
-	stored int
+	mu   sync.Mutex
+	objs map[externalKey]*heldExternal
+	// sweeping is the timer of the next sweep, nil when nothing is held.
+	sweeping *time.Timer
 }
 
 type externalKey struct {
@@ -41,12 +43,8 @@ type heldExternal struct {
 	used time.Time
 }
 
-const (
-	// externalIdle is how long an object no instance reads is held.
-	externalIdle = 10 * time.Minute
-	// externalSweepEvery is how many reads from the API server pass between two sweeps.
-	externalSweepEvery = 256
-)
+// externalIdle is how long an object no instance reads is held, at least.
+const externalIdle = 10 * time.Minute
 
 func newExternalObjects(reader client.Reader) *externalObjects {
 	return &externalObjects{reader: reader, now: time.Now, objs: map[externalKey]*heldExternal{}}
@@ -88,16 +86,33 @@ func (e *externalObjects) read(ctx context.Context, k externalKey) (*unstructure
 		return nil, err
 	}
 	obj.SetManagedFields(nil)
-	now := e.now()
-	e.objs[k] = &heldExternal{obj: obj, used: now}
-	if e.stored++; e.stored%externalSweepEvery == 0 {
-		for key, h := range e.objs {
-			if now.Sub(h.used) > externalIdle {
-				delete(e.objs, key)
-			}
-		}
+	e.objs[k] = &heldExternal{obj: obj, used: e.now()}
+	if e.sweeping == nil {
+		e.sweeping = time.AfterFunc(externalIdle, e.sweep)
 	}
 	return obj, nil
+}
+
+// sweep drops the objects no instance read for externalIdle, and is due again while objects
+// are held.
+func (e *externalObjects) sweep() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	for key, h := range e.objs {
+		if now.Sub(h.used) > externalIdle {
+			delete(e.objs, key)
+		}
+	}
+	if e.sweeping == nil {
+		return
+	}
+	if len(e.objs) == 0 {
+		e.sweeping.Stop()
+		e.sweeping = nil
+		return
+	}
+	e.sweeping.Reset(externalIdle)
 }
 
 // readExternal reads the object an externalRef names: from the cache of every object of the

@@ -142,25 +142,33 @@ func TestExternalObjects(t *testing.T) {
 			t.Errorf("%d reads for 8 instances reading the same object at once, want 1", *gets)
 		}
 	})
-	t.Run("IdleDropped", func(t *testing.T) {
-		names := make([]string, externalSweepEvery)
-		for i := range names {
-			names[i] = fmt.Sprintf("cm-%03d", i)
-		}
-		e, c, _ := setup(t, names...)
+	t.Run("IdleDroppedWithoutFurtherReads", func(t *testing.T) {
+		e, c, _ := setup(t, "a", "b")
+		t.Cleanup(func() { e.stopSweeps() })
 		now := time.Now()
 		e.now = func() time.Time { return now }
-		if _, err := e.get(ctx, gvk, metaOf(t, c, names[0])); err != nil {
+		if _, err := e.get(ctx, gvk, metaOf(t, c, "a")); err != nil {
 			t.Fatal(err)
 		}
-		now = now.Add(externalIdle + time.Minute)
-		for _, name := range names[1:] {
-			if _, err := e.get(ctx, gvk, metaOf(t, c, name)); err != nil {
-				t.Fatal(err)
-			}
+		if !e.sweepArmed() {
+			t.Fatal("an object is held and no sweep is due")
 		}
-		if n := e.len(); n != externalSweepEvery-1 {
-			t.Errorf("%d objects held, want %d (the idle one dropped)", n, externalSweepEvery-1)
+		now = now.Add(externalIdle / 2)
+		if _, err := e.get(ctx, gvk, metaOf(t, c, "b")); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(externalIdle/2 + time.Minute)
+		e.sweep()
+		if n := e.len(); n != 1 {
+			t.Errorf("%d objects held after the first sweep, want 1 (the idle one dropped)", n)
+		}
+		if !e.sweepArmed() {
+			t.Error("an object is still held and no sweep is due")
+		}
+		now = now.Add(externalIdle)
+		e.sweep()
+		if n := e.len(); n != 0 || e.sweepArmed() {
+			t.Errorf("after the second sweep: %d objects held, sweep due %v; want none, false", n, e.sweepArmed())
 		}
 	})
 }
@@ -187,4 +195,21 @@ func (e *externalObjects) len() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.objs)
+}
+
+// sweepArmed reports whether a sweep is due.
+func (e *externalObjects) sweepArmed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sweeping != nil
+}
+
+// stopSweeps stops the sweep that is due, if any.
+func (e *externalObjects) stopSweeps() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sweeping != nil {
+		e.sweeping.Stop()
+		e.sweeping = nil
+	}
 }
