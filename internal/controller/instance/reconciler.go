@@ -287,17 +287,26 @@ func (r *Reconciler) patchInstance(ctx context.Context, inst *unstructured.Unstr
 // An event that shows an object kro took in its ApplySet, or gone, also ends the record of
 // that object in r.taken: the cache shows it from now on.
 func (r *Reconciler) Echo(obj client.Object, deleted bool) bool {
-	if set := obj.GetLabels()[metadata.ApplySetPartOfLabel]; set != "" {
-		r.taken.observed(set, keyOf(obj), obj.GetUID())
+	key := keyOf(obj)
+	if set := labelOf(obj, metadata.ApplySetPartOfLabel); set != "" {
+		r.taken.observed(set, key, obj.GetUID())
 	}
 	if deleted {
 		return r.gone.has(obj.GetUID())
 	}
-	key := keyOf(obj)
 	if v, ok := r.appliedVersions.Load(key); ok && v.(appliedVersion).rv == obj.GetResourceVersion() {
 		return true
 	}
 	return r.inflight.hold(key, obj.GetResourceVersion())
+}
+
+// labelOf is the value of obj's label key, read without copying an Unstructured's labels.
+func labelOf(obj client.Object, key string) string {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		v, _, _ := unstructured.NestedString(u.Object, "metadata", "labels", key)
+		return v
+	}
+	return obj.GetLabels()[key]
 }
 
 func hasFinalizer(obj client.Object) bool {

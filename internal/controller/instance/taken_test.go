@@ -3,6 +3,7 @@ package instance
 import (
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -16,6 +17,8 @@ func TestTakenObjects(t *testing.T) {
 		set     string
 		uid     types.UID
 		deleted bool
+		// metadata: the event of a metadata-only kind's cache.
+		metadata bool
 	}
 	for _, tc := range []struct {
 		name string
@@ -26,6 +29,7 @@ func TestTakenObjects(t *testing.T) {
 	}{
 		{name: "event after the answer", answer: "uid-a", after: []event{{set: set, uid: "uid-a"}}, want: 0},
 		{name: "event before the answer", before: []event{{set: set, uid: "uid-a"}}, answer: "uid-a", want: 0},
+		{name: "event of a metadata-only kind", answer: "uid-a", after: []event{{set: set, uid: "uid-a", metadata: true}}, want: 0},
 		{name: "deleted", answer: "uid-a", after: []event{{set: set, uid: "uid-a", deleted: true}}, want: 0},
 		{name: "no event yet", answer: "uid-a", want: 1},
 		{name: "write failed", before: []event{{set: set, uid: "uid-a"}}, want: 1},
@@ -43,6 +47,16 @@ func TestTakenObjects(t *testing.T) {
 				for _, e := range events {
 					o := ownedObject("a", "n", e.set, false)
 					o.SetUID(e.uid)
+					if e.metadata {
+						m := &metav1.PartialObjectMetadata{}
+						m.SetGroupVersionKind(o.GroupVersionKind())
+						m.SetNamespace(o.GetNamespace())
+						m.SetName(o.GetName())
+						m.SetUID(o.GetUID())
+						m.SetLabels(o.GetLabels())
+						r.Echo(m, e.deleted)
+						continue
+					}
 					r.Echo(o, e.deleted)
 				}
 			}
