@@ -52,6 +52,8 @@ const (
 	restartListWindow = time.Minute
 	listedObjectsTTL  = 5 * time.Minute
 	restartListPage   = 100
+	// restartListTimeout bounds the list of one kind (the kinds are listed one at a time).
+	restartListTimeout = 2 * time.Minute
 )
 
 func newRestartReads(reader client.Reader, selector client.MatchingLabels) *restartReads {
@@ -80,21 +82,9 @@ func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key
 		lk = &listedKind{done: make(chan struct{})}
 		s.kinds[gvk] = lk
 		s.mu.Unlock()
-		s.listing.Lock()
-		objs, err := s.list(ctx, gvk)
-		s.listing.Unlock()
-		s.mu.Lock()
-		lk.objs, lk.err, lk.listedAt = objs, err, s.now()
-		s.mu.Unlock()
-		close(lk.done)
-		if err == nil {
-			// Frees what no reconcile asked for; get refuses it after the TTL anyway.
-			time.AfterFunc(s.ttl, func() {
-				s.mu.Lock()
-				lk.objs = nil
-				s.mu.Unlock()
-			})
-		}
+		// The list serves every reconcile that needs the kind: it does not end with the
+		// context of the one that started it.
+		go s.fill(context.WithoutCancel(ctx), gvk, lk)
 	} else {
 		s.mu.Unlock()
 	}
@@ -118,6 +108,27 @@ func (s *restartReads) get(ctx context.Context, gvk schema.GroupVersionKind, key
 		return nil, false
 	}
 	return obj.content, true
+}
+
+// fill lists the objects of gvk into lk, within restartListTimeout once its turn came.
+func (s *restartReads) fill(ctx context.Context, gvk schema.GroupVersionKind, lk *listedKind) {
+	s.listing.Lock()
+	ctx, cancel := context.WithTimeout(ctx, restartListTimeout)
+	objs, err := s.list(ctx, gvk)
+	cancel()
+	s.listing.Unlock()
+	s.mu.Lock()
+	lk.objs, lk.err, lk.listedAt = objs, err, s.now()
+	s.mu.Unlock()
+	close(lk.done)
+	if err == nil {
+		// Frees what no reconcile asked for; get refuses it after the TTL anyway.
+		time.AfterFunc(s.ttl, func() {
+			s.mu.Lock()
+			lk.objs = nil
+			s.mu.Unlock()
+		})
+	}
 }
 
 // list reads every object of gvk with the selector's labels, page by page.

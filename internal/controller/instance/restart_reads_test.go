@@ -46,6 +46,9 @@ func TestRestartReads(t *testing.T) {
 				if listErr != nil {
 					return listErr
 				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				return c.List(ctx, list, opts...)
 			},
 		}).Build()
@@ -118,6 +121,19 @@ func TestRestartReads(t *testing.T) {
 		}
 		if n := lists.Load(); n != 1 {
 			t.Errorf("%d lists, want 1 (a failed list is not repeated)", n)
+		}
+	})
+	t.Run("FirstReaderGivesUp", func(t *testing.T) {
+		// The reconcile that starts the list times out: the list still serves the others.
+		s, lists, rv := setup(t, nil)
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		s.get(gone, gvk, key("cm-0"), rv["cm-0"])
+		if _, ok := s.get(ctx, gvk, key("cm-1"), rv["cm-1"]); !ok {
+			t.Error("not served: the list ended with the context of the reconcile that started it")
+		}
+		if n := lists.Load(); n != 1 {
+			t.Errorf("%d lists, want 1", n)
 		}
 	})
 	t.Run("DroppedAfterTTL", func(t *testing.T) {
