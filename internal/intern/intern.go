@@ -1,13 +1,12 @@
 package intern
 
 import (
-	"slices"
-	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
@@ -119,31 +118,18 @@ func (t *Table) Metadata(m *metav1.ObjectMeta) {
 	}
 }
 
-// labelsKey is the canonical form of a set of labels: keys and values in key order, each
-// followed by a NUL (neither may contain one). ok is false for no labels, or when the form
-// would be longer than limit.
-func labelsKey(labels map[string]string, limit int) (key string, ok bool) {
+// labelsKey is the canonical form of a set of labels (labels.Set's "k=v,..." in key order;
+// valid label keys and values hold neither '=' nor ','). ok is false for no labels, or when the
+// form would be longer than limit.
+func labelsKey(l map[string]string, limit int) (key string, ok bool) {
 	n := 0
-	for k, v := range labels {
+	for k, v := range l {
 		n += len(k) + len(v) + 2
 	}
 	if n == 0 || n > limit {
 		return "", false
 	}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	b.Grow(n)
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(labels[k])
-		b.WriteByte(0)
-	}
-	return b.String(), true
+	return labels.Set(l).String(), true
 }
 
 func (t *Table) list(l []any) {

@@ -225,32 +225,22 @@ func TestTransformSharesLabelMaps(t *testing.T) {
 // dropped from cached objects, whole and metadata-only; other annotations stay.
 func TestTransformDropsLastApplied(t *testing.T) {
 	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	annotations := func() map[string]string { return map[string]string{lastApplied: "{}", "team": "x"} }
 	tbl := New(Options{})
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": "a", "annotations": map[string]any{lastApplied: `{"data":{}}`, "team": "x"}},
-	}}
-	out, err := tbl.Transform()(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]string{"team": "x"}, out.(*unstructured.Unstructured).GetAnnotations()); diff != "" {
-		t.Errorf("whole object's annotations (-want +got):\n%s", diff)
-	}
-	m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: map[string]string{lastApplied: "{}", "team": "x"}}}
-	out, err = tbl.Transform()(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]string{"team": "x"}, out.(*metav1.PartialObjectMetadata).Annotations); diff != "" {
-		t.Errorf("metadata's annotations (-want +got):\n%s", diff)
-	}
-	typed := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: map[string]string{lastApplied: "{}", "team": "x"}}}
-	out, err = tbl.Transform()(typed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]string{"team": "x"}, out.(*corev1.ConfigMap).Annotations); diff != "" {
-		t.Errorf("typed object's annotations (-want +got):\n%s", diff)
+	for name, obj := range map[string]metav1.Object{
+		"whole": &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "a", "annotations": map[string]any{lastApplied: `{"data":{}}`, "team": "x"}},
+		}},
+		"metadata-only": &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: annotations()}},
+		"typed":         &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: annotations()}},
+	} {
+		out, err := tbl.Transform()(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]string{"team": "x"}, out.(metav1.Object).GetAnnotations()); diff != "" {
+			t.Errorf("%s object's annotations (-want +got):\n%s", name, diff)
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -100,22 +99,14 @@ spec:
 	g.Expect(promtestutil.ToFloat64(metrics.Informers.WithLabelValues("", "v1", "ConfigMap", "all"))).To(gomega.BeZero())
 
 	// A change of the externalRef reaches the instance.
-	src := get(g, configMapGVK, ns, "source")
-	patch := client.MergeFrom(src.DeepCopy())
-	g.Expect(unstructured.SetNestedField(src.Object, "second", "data", "v")).To(gomega.Succeed())
-	g.Expect(env.client.Patch(ctx, src, patch)).To(gomega.Succeed())
+	setField(g, configMapGVK, ns, "source", "second", "data", "v")
 	g.Eventually(func(g gomega.Gomega) {
 		g.Expect(str(get(g, configMapGVK, ns, "oc-config"), "data", "v")).To(gomega.Equal("second"))
 	}).Should(gomega.Succeed())
 
 	// A change of the externalRef while kro is down reaches the instance after the restart
 	// (kro holds no object of the kind from before).
-	restartKro(t, func() {
-		src := get(g, configMapGVK, ns, "source")
-		patch := client.MergeFrom(src.DeepCopy())
-		g.Expect(unstructured.SetNestedField(src.Object, "third", "data", "v")).To(gomega.Succeed())
-		g.Expect(env.client.Patch(ctx, src, patch)).To(gomega.Succeed())
-	})
+	restartKro(t, func() { setField(g, configMapGVK, ns, "source", "third", "data", "v") })
 	g.Eventually(func(g gomega.Gomega) {
 		g.Expect(str(get(g, configMapGVK, ns, "oc-config"), "data", "v")).To(gomega.Equal("third"))
 	}).WithTimeout(time.Minute).Should(gomega.Succeed())
@@ -124,7 +115,7 @@ spec:
 	setID := metadata.ApplySetID("oc", ns, "ItOwnedCache", "kro.run")
 	cm := get(g, configMapGVK, ns, "oc-config")
 	uid := cm.GetUID()
-	patch = client.MergeFrom(cm.DeepCopy())
+	patch := client.MergeFrom(cm.DeepCopy())
 	labels := cm.GetLabels()
 	delete(labels, metadata.ApplySetPartOfLabel)
 	cm.SetLabels(labels)

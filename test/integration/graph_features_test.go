@@ -225,10 +225,7 @@ spec:
 	// The selector gains members; the external object changes.
 	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: v1, kind: ConfigMap, metadata: {name: alice, namespace: %s, labels: {team: ext}}}", ns))).To(gomega.Succeed())
 	g.Expect(env.client.Create(ctx, object(g, "{apiVersion: v1, kind: ConfigMap, metadata: {name: bob, namespace: %s, labels: {team: ext}}}", ns))).To(gomega.Succeed())
-	shared := get(g, configMapGVK, ns, "shared")
-	patch := client.MergeFrom(shared.DeepCopy())
-	g.Expect(unstructured.SetNestedField(shared.Object, "green", "data", "color")).To(gomega.Succeed())
-	g.Expect(env.client.Patch(ctx, shared, patch)).To(gomega.Succeed())
+	setField(g, configMapGVK, ns, "shared", "green", "data", "color")
 	g.Eventually(func(g gomega.Gomega) {
 		d := get(g, configMapGVK, ns, "ext-derived")
 		g.Expect(str(d, "data", "members")).To(gomega.Equal("alice,bob"))
@@ -299,10 +296,7 @@ spec:
 	}).Should(gomega.Succeed())
 
 	// bob becomes ready: the instance goes on at once.
-	bob := get(g, configMapGVK, ns, "bob")
-	patch := client.MergeFrom(bob.DeepCopy())
-	g.Expect(unstructured.SetNestedField(bob.Object, "true", "data", "ready")).To(gomega.Succeed())
-	g.Expect(env.client.Patch(ctx, bob, patch)).To(gomega.Succeed())
+	setField(g, configMapGVK, ns, "bob", "true", "data", "ready")
 	g.Eventually(func(g gomega.Gomega) {
 		roster := get(g, configMapGVK, ns, "squad-roster")
 		g.Expect(roster).NotTo(gomega.BeNil())

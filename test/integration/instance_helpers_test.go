@@ -50,6 +50,15 @@ func setAnnotation(g gomega.Gomega, gvk schema.GroupVersionKind, ns, name, key, 
 	g.Expect(env.client.Patch(context.Background(), cur, patch)).To(gomega.Succeed())
 }
 
+// setField sets one field of an object (a merge patch, as a person's edit).
+func setField(g gomega.Gomega, gvk schema.GroupVersionKind, ns, name string, value any, path ...string) {
+	cur := get(g, gvk, ns, name)
+	g.Expect(cur).NotTo(gomega.BeNil())
+	patch := client.MergeFrom(cur.DeepCopy())
+	g.Expect(unstructured.SetNestedField(cur.Object, value, path...)).To(gomega.Succeed())
+	g.Expect(env.client.Patch(context.Background(), cur, patch)).To(gomega.Succeed())
+}
+
 // setFinalizers replaces the finalizers of an object.
 func setFinalizers(g gomega.Gomega, gvk schema.GroupVersionKind, ns, name string, finalizers []string) {
 	cur := get(g, gvk, ns, name)

@@ -79,10 +79,7 @@ spec:
 
 	t.Run("a change to a field kro owns is repaired", func(t *testing.T) {
 		g := gomega.NewWithT(t)
-		cm := get(g, configMapGVK, ns, "m0-config")
-		patch := client.MergeFrom(cm.DeepCopy())
-		g.Expect(unstructured.SetNestedField(cm.Object, "changed", "data", "value")).To(gomega.Succeed())
-		g.Expect(env.client.Patch(ctx, cm, patch)).To(gomega.Succeed())
+		setField(g, configMapGVK, ns, "m0-config", "changed", "data", "value")
 		g.Eventually(func(g gomega.Gomega) {
 			g.Expect(str(get(g, configMapGVK, ns, "m0-config"), "data", "value")).To(gomega.Equal("v0"))
 		}).Should(gomega.Succeed())
@@ -144,10 +141,7 @@ spec:
 		}
 		before := applied()
 		restartKro(t, func() {
-			cm := get(g, configMapGVK, ns, "m1-config")
-			patch := client.MergeFrom(cm.DeepCopy())
-			g.Expect(unstructured.SetNestedField(cm.Object, "changed-while-down", "data", "value")).To(gomega.Succeed())
-			g.Expect(env.client.Patch(ctx, cm, patch)).To(gomega.Succeed())
+			setField(g, configMapGVK, ns, "m1-config", "changed-while-down", "data", "value")
 			env.requests.Reset()
 		})
 		g.Eventually(func(g gomega.Gomega) {

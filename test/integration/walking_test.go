@@ -174,10 +174,7 @@ spec: {name: shop, message: hi}
 			g.Expect(cm.GetUID()).NotTo(gomega.Equal(oldUID))
 		}).Should(gomega.Succeed())
 
-		cm = get(g, configMapGVK, ns, "shop-config")
-		patch := client.MergeFrom(cm.DeepCopy())
-		g.Expect(unstructured.SetNestedField(cm.Object, "tampered", "data", "MESSAGE")).To(gomega.Succeed())
-		g.Expect(env.client.Patch(ctx, cm, patch)).To(gomega.Succeed())
+		setField(g, configMapGVK, ns, "shop-config", "tampered", "data", "MESSAGE")
 		g.Eventually(func(g gomega.Gomega) {
 			g.Expect(str(get(g, configMapGVK, ns, "shop-config"), "data", "MESSAGE")).To(gomega.Equal("bye from shop"))
 		}).Should(gomega.Succeed())
