@@ -49,8 +49,10 @@ func TestSpecUnchangedSinceApply(t *testing.T) {
 			if tc.recorded > 0 {
 				r.recordApplied(obj(tc.recorded, kroLabels, kroAnnotations), true, "")
 			}
-			if got := r.specUnchangedSinceApply(desired, tc.live); got != tc.want {
-				t.Errorf("specUnchangedSinceApply = %v, want %v", got, tc.want)
+			// Whatever changed since, the object is at a newer version than kro recorded.
+			tc.live.SetResourceVersion("2")
+			if got := r.heldSinceApply(desired, tc.live, "h1", true); got != tc.want {
+				t.Errorf("heldSinceApply = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -45,7 +45,7 @@ func partOf(obj any) ([]string, error) {
 	if !ok {
 		return nil, nil
 	}
-	if v := o.GetLabels()[metadata.ApplySetPartOfLabel]; v != "" {
+	if v := labelOf(o, metadata.ApplySetPartOfLabel); v != "" {
 		return []string{v}, nil
 	}
 	return nil, nil
@@ -213,7 +213,6 @@ func (r *Reconciler) removeOwned(ctx context.Context, objs []client.Object, setI
 				}
 			}
 			r.appliedVersions.Delete(keyOf(obj))
-			r.appliedGenerations.Delete(keyOf(obj))
 			return nil
 		})
 	}

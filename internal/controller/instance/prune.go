@@ -22,7 +22,7 @@ func (r *Reconciler) prune(ctx context.Context, g *graph.Graph, p *pass) error {
 	}
 	var stale []client.Object
 	for _, obj := range owned {
-		if _, kept := p.keep[keyOf(obj)]; kept || p.notReady[obj.GetLabels()[metadata.NodeIDLabel]] {
+		if _, kept := p.keep[keyOf(obj)]; kept || p.notReady[labelOf(obj, metadata.NodeIDLabel)] {
 			continue
 		}
 		stale = append(stale, obj)

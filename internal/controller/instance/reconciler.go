@@ -91,9 +91,6 @@ type Reconciler struct {
 	// appliedVersions maps an objectKey to the appliedVersion of kro's last apply, or at which
 	// kro last found the object up to date.
 	appliedVersions sync.Map
-	// appliedGenerations maps the objectKey of an object of a metadata-only kind to the
-	// metadata.generation kro last applied or found up to date, when the kind keeps one.
-	appliedGenerations sync.Map
 	// inflight holds back watch events of objects kro is writing (see inflightWrites).
 	inflight inflightWrites
 	// restart lists the objects of metadata-only kinds kro compares after it starts.
@@ -169,7 +166,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	st := newStatus(inst)
 	st.revision = g.Revision
 	st.set(ConditionInstanceManaged, metav1.ConditionTrue, "Managed", "instance is properly managed with finalizers and labels")
-	if inst.GetAnnotations()[metadata.ReconcileAnnotation] == metadata.ReconcileSuspended {
+	if annotationOf(inst, metadata.ReconcileAnnotation) == metadata.ReconcileSuspended {
 		st.set(ConditionResourcesReady, metav1.ConditionFalse, "ReconciliationSuspended", "reconciliation is suspended by the kro.run/reconcile annotation")
 		st.state = StateInProgress
 		return ctrl.Result{}, r.writeStatus(ctx, inst, st)
@@ -302,11 +299,24 @@ func (r *Reconciler) Echo(obj client.Object, deleted bool) bool {
 
 // labelOf is the value of obj's label key, read without copying an Unstructured's labels.
 func labelOf(obj client.Object, key string) string {
+	return metadataValue(obj, "labels", key)
+}
+
+// annotationOf is the value of obj's annotation key, read without copying an Unstructured's
+// annotations.
+func annotationOf(obj client.Object, key string) string {
+	return metadataValue(obj, "annotations", key)
+}
+
+func metadataValue(obj client.Object, field, key string) string {
 	if u, ok := obj.(*unstructured.Unstructured); ok {
-		v, _, _ := unstructured.NestedString(u.Object, "metadata", "labels", key)
+		v, _, _ := unstructured.NestedString(u.Object, "metadata", field, key)
 		return v
 	}
-	return obj.GetLabels()[key]
+	if field == "labels" {
+		return obj.GetLabels()[key]
+	}
+	return obj.GetAnnotations()[key]
 }
 
 func hasFinalizer(obj client.Object) bool {

@@ -383,7 +383,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		case err != nil:
 			return nil, clusterError(err)
 		default:
-			switch owner := live.GetLabels()[metadata.ApplySetPartOfLabel]; owner {
+			switch owner := labelOf(live, metadata.ApplySetPartOfLabel); owner {
 			case applySetID:
 				if current, ok := r.holdsDesired(ctx, n.GVK, desired, live, applySetID, metadataOnly); ok {
 					metrics.AppliesSkipped.WithLabelValues(r.kind()).Inc()
@@ -445,10 +445,11 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 // every desired field still has its value. For a metadata-only kind that comparison needs the
 // whole object, read once (readFull); the resourceVersion found up to date is remembered.
 func (r *Reconciler) holdsDesired(ctx context.Context, gvk schema.GroupVersionKind, desired, live *unstructured.Unstructured, applySetID string, metadataOnly bool) (*unstructured.Unstructured, bool) {
-	if live.GetAnnotations()[metadata.DesiredHashAnnotation] != desired.GetAnnotations()[metadata.DesiredHashAnnotation] {
+	hash := annotationOf(desired, metadata.DesiredHashAnnotation)
+	if annotationOf(live, metadata.DesiredHashAnnotation) != hash {
 		return nil, false
 	}
-	if r.unchangedSinceApply(live) || metadataOnly && (r.cacheBehindApply(desired, live) || r.specUnchangedSinceApply(desired, live)) {
+	if r.heldSinceApply(desired, live, hash, metadataOnly) {
 		return live, true
 	}
 	if metadataOnly {
@@ -482,7 +483,7 @@ func (r *Reconciler) readFull(ctx context.Context, gvk schema.GroupVersionKind, 
 			return nil
 		}
 	}
-	if full.GetLabels()[metadata.ApplySetPartOfLabel] != applySetID {
+	if labelOf(full, metadata.ApplySetPartOfLabel) != applySetID {
 		return nil
 	}
 	return full
@@ -523,34 +524,57 @@ func fromMetadata(meta *metav1.PartialObjectMetadata) *unstructured.Unstructured
 	return u
 }
 
-// appliedVersion is the resourceVersion kro's last apply of an object left (or at which kro
-// found it up to date); and, if that apply changed an existing object, the version it
-// replaced and the desired hash it wrote.
-type appliedVersion struct{ rv, replaced, hash string }
-
-// recordApplied remembers the object as kro applied it (replacing the version replaced) or
-// found it up to date: its resourceVersion, and for a metadata-only kind its generation.
-func (r *Reconciler) recordApplied(obj *unstructured.Unstructured, metadataOnly bool, replaced string) {
-	v := appliedVersion{rv: obj.GetResourceVersion()}
-	if replaced != "" {
-		v.replaced, v.hash = replaced, obj.GetAnnotations()[metadata.DesiredHashAnnotation]
-	}
-	r.appliedVersions.Store(keyOf(obj), v)
-	if metadataOnly && obj.GetGeneration() > 0 {
-		r.appliedGenerations.Store(keyOf(obj), obj.GetGeneration())
-	}
+// appliedVersion is what kro recorded of its last apply of an object (or of the last time it
+// found the object up to date) in this process.
+type appliedVersion struct {
+	// rv is the resourceVersion the apply left (or found up to date).
+	rv string
+	// generation is the object's, for a metadata-only kind that keeps one; else 0.
+	generation int64
+	// replaced and hash, when the apply changed an existing object: the version it replaced
+	// and the desired hash it wrote.
+	replaced, hash string
 }
 
-// specUnchangedSinceApply reports, for an object of a metadata-only kind, whether only its
-// status can have changed since kro applied it or found it up to date: the kind keeps a
-// generation, which is the one recorded then, and the object still has kro's labels and
-// annotations. A controller's status updates then cost no read.
-func (r *Reconciler) specUnchangedSinceApply(desired, live *unstructured.Unstructured) bool {
-	gen, ok := r.appliedGenerations.Load(keyOf(live))
-	if !ok || live.GetGeneration() == 0 || gen.(int64) != live.GetGeneration() {
+// recordApplied remembers the object as kro applied it (replacing the version replaced) or
+// found it up to date.
+func (r *Reconciler) recordApplied(obj *unstructured.Unstructured, metadataOnly bool, replaced string) {
+	v := appliedVersion{rv: obj.GetResourceVersion()}
+	if metadataOnly {
+		v.generation = obj.GetGeneration()
+	}
+	if replaced != "" {
+		v.replaced, v.hash = replaced, annotationOf(obj, metadata.DesiredHashAnnotation)
+	}
+	r.appliedVersions.Store(keyOf(obj), v)
+}
+
+// heldSinceApply reports, from what kro recorded of its last apply of live's object in this
+// process, whether live holds desired (of hash desiredHash) without a comparison; after a
+// restart nothing is recorded and the comparison decides. It does when live is exactly what
+// the apply left, or what kro last found up to date (same resourceVersion). For a
+// metadata-only kind (whose content kro does not read, so a stale cached object feeds no
+// status) it also does when live is at the version the apply replaced while desired is still
+// what the apply wrote (the apply's watch event has not reached the cache yet; a later change
+// would have a newer version), or at the generation kro recorded with kro's labels and
+// annotations still on it (only its status changed: a controller's status updates cost no
+// read).
+func (r *Reconciler) heldSinceApply(desired, live *unstructured.Unstructured, desiredHash string, metadataOnly bool) bool {
+	v, ok := r.appliedVersions.Load(keyOf(live))
+	if !ok {
 		return false
 	}
-	return containsAll(live.GetLabels(), desired.GetLabels()) && containsAll(live.GetAnnotations(), desired.GetAnnotations())
+	last := v.(appliedVersion)
+	switch rv := live.GetResourceVersion(); {
+	case last.rv == rv:
+		return true
+	case !metadataOnly:
+		return false
+	case last.replaced != "" && last.replaced == rv && last.hash == desiredHash:
+		return true
+	}
+	return last.generation > 0 && last.generation == live.GetGeneration() &&
+		containsAll(live.GetLabels(), desired.GetLabels()) && containsAll(live.GetAnnotations(), desired.GetAnnotations())
 }
 
 // containsAll reports whether have holds every key of want with its value.
@@ -561,30 +585,6 @@ func containsAll(have, want map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// unchangedSinceApply reports whether the live object is exactly what kro's last apply in this
-// process left, or what it last found up to date (same resourceVersion). It only spares a
-// comparison (and, for a metadata-only kind, the read the comparison needs); after a restart
-// the comparison decides.
-func (r *Reconciler) unchangedSinceApply(live *unstructured.Unstructured) bool {
-	v, ok := r.appliedVersions.Load(keyOf(live))
-	return ok && v.(appliedVersion).rv == live.GetResourceVersion()
-}
-
-// cacheBehindApply reports whether the cache shows the version of the object that kro's last
-// apply replaced while desired is still what that apply wrote: the apply's watch event has
-// not arrived yet, and the object holds desired (a later change would have a newer version).
-// Only for a metadata-only kind, whose content kro does not read: the cached object of
-// another kind would be stale content.
-func (r *Reconciler) cacheBehindApply(desired, live *unstructured.Unstructured) bool {
-	v, ok := r.appliedVersions.Load(keyOf(live))
-	if !ok {
-		return false
-	}
-	last := v.(appliedVersion)
-	return last.replaced != "" && last.replaced == live.GetResourceVersion() &&
-		last.hash == desired.GetAnnotations()[metadata.DesiredHashAnnotation]
 }
 
 // errAwaitingObject marks an object of a resource with adoptionPolicy Required that does not
