@@ -33,7 +33,8 @@
 #   BENCH_S8=0             skip S8: kro restarted with the last S2 count's instances ACTIVE,
 #                          measured until quiet (kro only; default on, in BENCH_QUICK too)
 #   BENCH_CONTENDERS       what runs, in order (kro must come first)  (default "kro floor-unthrottled";
-#                          add "floor" for the floor at kro's client QPS/burst)
+#                          add "floor" for the floor at kro's client QPS/burst, "floor-finalizer"
+#                          for the unthrottled floor with kro's finalizer protocol)
 #   BENCH_KRO_ARGS         extra kro-controller flags, e.g. "--client-qps 200"
 #   BENCH_KRO_BIN          a kro-controller binary to measure instead of building bin/kro-controller
 #                          from this tree (e.g. one built from an older commit, for before/after
@@ -166,7 +167,7 @@ cleanup() {
 	trap '' INT TERM HUP
 	if [ -n "$created" ]; then
 		log "stopping kro, the floor, kube-apiserver and etcd"
-		for p in kro-bench kro-controller floor floor-unthrottled; do stop_proc "$p"; done
+		for p in kro-bench kro-controller floor floor-unthrottled floor-finalizer; do stop_proc "$p"; done
 		stop_proc kube-apiserver
 		stop_proc etcd
 		mkdir -p "$OUT/logs"

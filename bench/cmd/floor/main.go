@@ -12,6 +12,12 @@
 //   - once an instance is gone, deletes the children still in its cache, all concurrently, once
 //     (the instance is remembered as cleaned, so the children's delete events cause nothing).
 //
+// With --finalizer it follows the protocol kro's spec requires of a controller that must never
+// orphan a child: a finalizer on the instance before its first child is written (one merge
+// patch), and on deletion the children deleted while the instance waits for it, then the
+// finalizer removed (one merge patch, which lets the API server delete the instance). Its figures
+// are the floor of that protocol; without the flag, of a controller that may orphan children.
+//
 // It reads only through informers (one LIST+WATCH per kind, children filtered by the floor's
 // label), is woken by an instance's creation, deletion or generation change and by a child's
 // deletion, and uses a client-go workqueue with the same number of workers and the same client
@@ -26,6 +32,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -64,8 +71,14 @@ type floor struct {
 	// cleaned holds the deleted instances whose children were deleted.
 	cleaned map[item]bool
 
-	applies, statusWrites, deletes, errors atomic.Int64
+	// finalizer: the instance carries floorFinalizer while it has children (--finalizer).
+	finalizer bool
+
+	applies, statusWrites, deletes, finalizerWrites, errors atomic.Int64
 }
+
+// floorFinalizer is the floor's finalizer on its instances with --finalizer.
+const floorFinalizer = "bench.kro.run/floor-finalizer"
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the floor's identity")
@@ -74,6 +87,7 @@ func main() {
 	workers := flag.Int("workers", 10, "concurrent instance workers")
 	group := flag.String("group", scenario.FloorGroup, "API group of the floor's instance kinds")
 	readyFile := flag.String("ready-file", "", "file to create once the informers have synced")
+	withFinalizer := flag.Bool("finalizer", false, "put a finalizer on each instance before its children and remove it once they are deleted")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 
@@ -100,6 +114,7 @@ func main() {
 		children:  map[schema.GroupVersionResource]cache.GenericLister{},
 		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[item]()),
 		cleaned:   map[item]bool{},
+		finalizer: *withFinalizer,
 	}
 	all := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
 	owned := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
@@ -126,9 +141,12 @@ func main() {
 					f.queue.Add(it)
 				}
 			},
-			// Only a spec change is work: the floor's own status writes do not wake it.
+			// Only a spec change or the start of deletion is work: the floor's own status and
+			// finalizer writes do not wake it.
 			UpdateFunc: func(old, o any) {
-				if old.(*unstructured.Unstructured).GetGeneration() == o.(*unstructured.Unstructured).GetGeneration() {
+				was, is := old.(*unstructured.Unstructured), o.(*unstructured.Unstructured)
+				if was.GetGeneration() == is.GetGeneration() &&
+					(was.GetDeletionTimestamp() != nil || is.GetDeletionTimestamp() == nil) {
 					return
 				}
 				if it, ok := key(o); ok {
@@ -162,7 +180,7 @@ func main() {
 			log.Fatalf("informer for %s did not sync", gvr)
 		}
 	}
-	log.Printf("floor ready: qps %v burst %d workers %d", *qps, *burst, *workers)
+	log.Printf("floor ready: qps %v burst %d workers %d finalizer %v", *qps, *burst, *workers, f.finalizer)
 	if *readyFile != "" {
 		if err := os.WriteFile(*readyFile, []byte("ready\n"), 0o644); err != nil {
 			log.Fatal(err)
@@ -173,8 +191,8 @@ func main() {
 	}
 	<-ctx.Done()
 	f.queue.ShutDown()
-	log.Printf("floor stopping: %d applies, %d status writes, %d deletes, %d errors",
-		f.applies.Load(), f.statusWrites.Load(), f.deletes.Load(), f.errors.Load())
+	log.Printf("floor stopping: %d applies, %d status writes, %d deletes, %d finalizer writes, %d errors",
+		f.applies.Load(), f.statusWrites.Load(), f.deletes.Load(), f.finalizerWrites.Load(), f.errors.Load())
 }
 
 // childDeleted wakes the instance of a deleted child, unless the instance is gone and was
@@ -244,9 +262,43 @@ func (f *floor) process(ctx context.Context, it item) error {
 	}
 	inst := o.(*unstructured.Unstructured)
 	if inst.GetDeletionTimestamp() != nil {
-		return nil // the floor has no finalizer: it is gone once its finalizers (none) are
+		if !f.finalizer || !slices.Contains(inst.GetFinalizers(), floorFinalizer) {
+			return nil // gone once others' finalizers are
+		}
+		if err := f.teardown(ctx, sc, it); err != nil {
+			return err
+		}
+		return f.setFinalizer(ctx, sc, inst, false)
+	}
+	if f.finalizer && !slices.Contains(inst.GetFinalizers(), floorFinalizer) {
+		if err := f.setFinalizer(ctx, sc, inst, true); err != nil {
+			return err
+		}
 	}
 	return f.reconcile(ctx, sc, inst)
+}
+
+// setFinalizer adds the floor's finalizer to inst or removes it, with one merge patch on the
+// condition that inst is still at the version the cache shows (the list of finalizers is
+// replaced whole, so another writer's finalizer must not be lost).
+func (f *floor) setFinalizer(ctx context.Context, sc *scenario.Scenario, inst *unstructured.Unstructured, add bool) error {
+	finalizers := slices.DeleteFunc(slices.Clone(inst.GetFinalizers()), func(s string) bool { return s == floorFinalizer })
+	if add {
+		finalizers = append(finalizers, floorFinalizer)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"finalizers": finalizers, "resourceVersion": inst.GetResourceVersion(),
+	}})
+	if err != nil {
+		return err
+	}
+	f.finalizerWrites.Add(1)
+	_, err = f.dyn.Resource(sc.GVR(f.group)).Namespace(inst.GetNamespace()).Patch(ctx, inst.GetName(),
+		types.MergePatchType, patch, metav1.PatchOptions{FieldManager: scenario.FloorFieldManager})
+	if !add && apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // reconcile applies the instance's missing children, level by level, and writes its status
@@ -372,6 +424,8 @@ func (f *floor) teardown(ctx context.Context, sc *scenario.Scenario, it item) er
 	if f.isCleaned(it) {
 		return nil
 	}
+	// Cleaned before the deletes, so that their events do not wake the instance again.
+	f.setCleaned(it, true)
 	var todo []scenario.Child
 	for _, c := range sc.Children {
 		if _, err := f.children[c.GVR].ByNamespace(it.namespace).Get(scenario.ChildName(it.name, c.ID)); err == nil {
@@ -388,8 +442,8 @@ func (f *floor) teardown(ctx context.Context, sc *scenario.Scenario, it item) er
 		}
 		return err
 	})
-	if err == nil {
-		f.setCleaned(it, true)
+	if err != nil {
+		f.setCleaned(it, false)
 	}
 	return err
 }

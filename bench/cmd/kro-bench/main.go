@@ -103,7 +103,7 @@ func main() {
 	flag.IntVar(&c.UnrelatedCRDs, "unrelated-crds", 200, "S9: unrelated CRDs, each in a group of its own, created before kro starts; 0 skips S9")
 	flag.IntVar(&c.UnrelatedCRDBytes, "unrelated-crd-bytes", 100000, "S9: size of each unrelated CRD's openAPIV3Schema (JSON bytes)")
 	flag.BoolVar(&c.S8, "s8", true, "S8: restart kro with the last S2 count's instances ACTIVE, measure it until quiet (kro only)")
-	flag.StringVar(&contenders, "contenders", "kro floor-unthrottled", "what to measure, in order (kro, floor-unthrottled, floor)")
+	flag.StringVar(&contenders, "contenders", "kro floor-unthrottled", "what to measure, in order (kro, floor-unthrottled, floor-finalizer, floor)")
 	flag.Float64Var(&c.FloorQPS, "floor-qps", 500, "the throttled floor's QPS (kro's --client-qps default)")
 	flag.IntVar(&c.FloorBurst, "floor-burst", 1000, "the throttled floor's burst (kro's --client-burst default)")
 	flag.IntVar(&c.FloorWorkers, "floor-workers", 10, "the floor's workers (kro's instance workers default)")

@@ -347,7 +347,7 @@ type row struct {
 // the ratios and targets), then the throttled floor.
 func (r *Results) columns() []*ContenderResult {
 	var cols []*ContenderResult
-	for _, n := range []string{"kro", "floor-unthrottled", "floor"} {
+	for _, n := range []string{"kro", "floor-unthrottled", "floor-finalizer", "floor"} {
 		if c := r.get(n); c != nil {
 			cols = append(cols, c)
 		}
@@ -355,13 +355,16 @@ func (r *Results) columns() []*ContenderResult {
 	return cols
 }
 
-var shortName = map[string]string{"kro": "kro", "floor-unthrottled": "floor-unthr", "floor": "floor"}
+var shortName = map[string]string{"kro": "kro", "floor-unthrottled": "floor-unthr", "floor-finalizer": "floor-fin", "floor": "floor"}
 
 func (r *Results) table() string {
 	var b strings.Builder
 	cols := r.columns()
 	fmt.Fprintf(&b, "kro vs the floor — %s, %d CPUs, %s; floor-unthrottled = no client rate limit (the reference of the ratios and targets)",
 		r.Started.Format(time.RFC3339), r.Host.CPUs, r.Host.GoVersion)
+	if r.get("floor-finalizer") != nil {
+		b.WriteString(", floor-fin = unthrottled with kro's finalizer protocol (finalizer before the children, removed after their deletion)")
+	}
 	if r.get("floor") != nil {
 		fmt.Fprintf(&b, ", floor = same client QPS/burst/workers as kro (%.0f/%d/%d)", r.Config.FloorQPS, r.Config.FloorBurst, r.Config.FloorWorkers)
 	}
@@ -652,7 +655,7 @@ func breakdown(kro, floor map[string]float64) string {
 
 // --- the chart ------------------------------------------------------------------------------------
 
-var colors = map[string]string{"kro": "#d62728", "floor": "#1f77b4", "floor-unthrottled": "#2ca02c"}
+var colors = map[string]string{"kro": "#d62728", "floor": "#1f77b4", "floor-unthrottled": "#2ca02c", "floor-finalizer": "#9467bd"}
 
 func (r *Results) chart(w io.Writer) error {
 	var panels []chart.Panel

@@ -60,19 +60,22 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-	case "floor", "floor-unthrottled":
+	case "floor", "floor-unthrottled", "floor-finalizer":
 		c.group, c.user, c.idle = scenario.FloorGroup, "floor", b.cfg.FloorIdle
 		if err := b.ensureFloorCRDs(ctx); err != nil {
 			return err
 		}
 		qps := b.cfg.FloorQPS
-		if name == "floor-unthrottled" {
+		if name != "floor" {
 			qps = -1
 		}
 		ready := filepath.Join(b.cfg.RunDir, name+".ready")
 		_ = os.Remove(ready)
 		args := []string{b.cfg.FloorBin, "--kubeconfig", b.cfg.FloorKubeconfig, "--qps", fmt.Sprint(qps),
 			"--burst", fmt.Sprint(b.cfg.FloorBurst), "--workers", fmt.Sprint(b.cfg.FloorWorkers), "--ready-file", ready}
+		if name == "floor-finalizer" {
+			args = append(args, "--finalizer")
+		}
 		c.res.Command = strings.Join(args, " ")
 		p, err := startProcess(b.cfg.RunDir, name, args...)
 		if err != nil {
@@ -85,7 +88,7 @@ func (b *bench) runContender(ctx context.Context, name string) error {
 		}
 		log.Printf("%s ready (pid %d)", name, p.pid())
 	default:
-		return fmt.Errorf("unknown contender %q (want kro, floor or floor-unthrottled)", name)
+		return fmt.Errorf("unknown contender %q (want kro, floor, floor-unthrottled or floor-finalizer)", name)
 	}
 	// Let start-up requests (informer lists, RGD reconcile) finish outside every window.
 	sleep(ctx, b.cfg.Settle)
