@@ -10,8 +10,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,11 +51,12 @@ func (r *Reconciler) deleteObject(ctx context.Context, obj client.Object) (bool,
 	if err != nil {
 		return false, err
 	}
-	raw, err := answer(objectRequest(rc.Delete(), gvr, obj.GetNamespace(), obj.GetName()).Body(body).Do(ctx))
+	raw, err := answer(objectRequest(rc.Delete(), gvr, obj.GetNamespace(), obj.GetName()).
+		SetHeader("Accept", metadataAnswer).Body(body).Do(ctx))
 	if err != nil {
 		return false, err
 	}
-	if !deletedNow(raw) {
+	if !r.opts.REST.deletedNow(raw) {
 		return false, nil
 	}
 	r.gone.add(uid)
@@ -86,7 +90,19 @@ func objectRequest(req *rest.Request, gvr schema.GroupVersionResource, namespace
 }
 
 // deletedNow tells from the answer to a DELETE whether the object is gone.
-func deletedNow(raw []byte) bool {
+func (c *RESTClients) deletedNow(raw []byte) bool {
+	switch obj, err := c.decodeProtobuf(raw); obj := obj.(type) {
+	case *metav1.Status:
+		return obj.Status == metav1.StatusSuccess
+	case *metav1.PartialObjectMetadata:
+		return obj.DeletionTimestamp == nil
+	case nil:
+		if err != nil {
+			return false
+		}
+	default:
+		return false
+	}
 	var answer struct {
 		Kind string `json:"kind"`
 		// Status is a string in a Status, an object in most kinds.
@@ -139,11 +155,59 @@ type RESTClients struct {
 	cfg     *rest.Config
 	mu      sync.Mutex
 	clients map[schema.GroupVersionResource]rest.Interface
+	// protobuf decodes the answers asked for with metadataAnswer.
+	protobuf *protobuf.Serializer
 }
 
 // NewRESTClients returns the REST clients of cfg, the instance reconciler's Options.REST.
 func NewRESTClients(cfg *rest.Config) *RESTClients {
-	return &RESTClients{cfg: dynamic.ConfigFor(cfg), clients: map[schema.GroupVersionResource]rest.Interface{}}
+	scheme := runtime.NewScheme()
+	// Neither can fail: they register the meta types, which have no conversions to clash.
+	utilruntime.Must(metav1.AddMetaToScheme(scheme))
+	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
+	return &RESTClients{
+		cfg:      dynamic.ConfigFor(cfg),
+		clients:  map[schema.GroupVersionResource]rest.Interface{},
+		protobuf: protobuf.NewSerializer(scheme, scheme),
+	}
+}
+
+// metadataAnswer is the Accept header of a write whose answer kro reads only the metadata of,
+// or nothing of: the API server answers with the object's metadata (PartialObjectMetadata) in
+// protobuf, which costs both sides less than the whole object as JSON. Errors still come as a
+// JSON Status; an API server that cannot transform the answer sends the object as JSON.
+const metadataAnswer = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
+// decodeProtobuf decodes an answer the API server sent in protobuf (asked for by
+// metadataAnswer): a PartialObjectMetadata or a Status. It returns nil for a JSON answer,
+// which the caller reads itself.
+func (c *RESTClients) decodeProtobuf(raw []byte) (runtime.Object, error) {
+	if ok, _, _ := c.protobuf.RecognizesData(raw); !ok {
+		return nil, nil
+	}
+	obj, _, err := c.protobuf.Decode(raw, nil, nil)
+	return obj, err
+}
+
+// metadataOf is the metadata, without managed fields, of an object in the answer to a write
+// sent with metadataAnswer.
+func (c *RESTClients) metadataOf(raw []byte) (*metav1.PartialObjectMetadata, error) {
+	switch obj, err := c.decodeProtobuf(raw); obj := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		obj.ManagedFields = nil
+		return obj, nil
+	case nil:
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("the answer is a %T, not an object's metadata", obj)
+	}
+	var meta appliedMetadata
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return nil, err
+	}
+	return &metav1.PartialObjectMetadata{ObjectMeta: meta.Metadata.ObjectMeta}, nil
 }
 
 // answer returns the body of a request's answer, or the API server's error. Result.Raw alone
@@ -193,20 +257,22 @@ func (r *Reconciler) applyObject(ctx context.Context, gvk schema.GroupVersionKin
 	if err != nil {
 		return nil, err
 	}
-	raw, err := answer(objectRequest(rc.Patch(types.ApplyPatchType), gvr, obj.GetNamespace(), obj.GetName()).
-		Param("fieldManager", metadata.FieldManager).Param("force", "true").
-		Body(body).Do(ctx))
+	req := objectRequest(rc.Patch(types.ApplyPatchType), gvr, obj.GetNamespace(), obj.GetName()).
+		Param("fieldManager", metadata.FieldManager).Param("force", "true")
+	if metadataOnly {
+		req.SetHeader("Accept", metadataAnswer)
+	}
+	raw, err := answer(req.Body(body).Do(ctx))
 	if err != nil {
 		return nil, err
 	}
 	if metadataOnly {
-		var meta appliedMetadata
-		if err := json.Unmarshal(raw, &meta); err != nil {
+		meta, err := r.opts.REST.metadataOf(raw)
+		if err != nil {
 			return nil, fmt.Errorf("decoding the applied %s %s: %w", gvk.Kind, obj.GetName(), err)
 		}
-		pom := &metav1.PartialObjectMetadata{ObjectMeta: meta.Metadata.ObjectMeta}
-		pom.SetGroupVersionKind(gvk)
-		return fromMetadata(pom), nil
+		meta.SetGroupVersionKind(gvk)
+		return fromMetadata(meta), nil
 	}
 	out := &unstructured.Unstructured{}
 	if err := out.UnmarshalJSON(raw); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -15,7 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -27,6 +30,8 @@ import (
 // pending. Each request carries the UID precondition and background propagation, on the
 // object's own path.
 func TestDeleteObjectReportsGone(t *testing.T) {
+	pending := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "a", Finalizers: []string{"x"},
+		DeletionTimestamp: &metav1.Time{Time: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}}}
 	cases := map[string]struct {
 		answer   string
 		wantGone bool
@@ -36,16 +41,23 @@ func TestDeleteObjectReportsGone(t *testing.T) {
 		"SuccessStatus":     {`{"apiVersion":"v1","kind":"Status","status":"Success"}`, true},
 		"Pending":           {`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","deletionTimestamp":"2026-11-30T00:00:00Z","finalizers":["x"]}}`, false},
 		"FailureStatus":     {`{"apiVersion":"v1","kind":"Status","status":"Failure"}`, false},
+		// What the API server answers to the Accept header kro sends: metadata or a Status, in
+		// protobuf.
+		"DeletedMetadataProtobuf": {protobufAnswer(t, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "a"}}), true},
+		"SuccessStatusProtobuf":   {protobufAnswer(t, &metav1.Status{Status: metav1.StatusSuccess}), true},
+		"PendingProtobuf":         {protobufAnswer(t, pending), false},
+		"FailureStatusProtobuf":   {protobufAnswer(t, &metav1.Status{Status: metav1.StatusFailure}), false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var path string
+			var path, accept string
 			var opts metav1.DeleteOptions
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 				path = req.Method + " " + req.URL.Path
+				accept = req.Header.Get("Accept")
 				body, _ := io.ReadAll(req.Body)
 				_ = json.Unmarshal(body, &opts)
-				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Type", contentTypeOf(tc.answer))
 				_, _ = w.Write([]byte(tc.answer))
 			}))
 			defer srv.Close()
@@ -63,6 +75,9 @@ func TestDeleteObjectReportsGone(t *testing.T) {
 			}
 			if want := "DELETE /api/v1/namespaces/ns/configmaps/a"; path != want {
 				t.Errorf("request %q, want %q", path, want)
+			}
+			if accept != metadataAnswer {
+				t.Errorf("Accept %q, want %q", accept, metadataAnswer)
 			}
 			if opts.Preconditions == nil || opts.Preconditions.UID == nil || *opts.Preconditions.UID != "uid-a" {
 				t.Errorf("preconditions %+v, want the object's UID", opts.Preconditions)
@@ -129,17 +144,25 @@ func TestApplyObject(t *testing.T) {
 				"managedFields": []any{map[string]any{"manager": "kro.run/applyset", "operation": "Apply", "fieldsType": "FieldsV1",
 					"fieldsV1": map[string]any{"f:data": map[string]any{"f:k": map[string]any{}}}}}},
 			"data": map[string]any{"k": "v"}}},
+		// An API server that cannot answer with metadata only answers with the object as JSON.
 		"AppliedMetadataOnly": {code: 200, answer: applied, metadataOnly: true, want: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": "a", "namespace": "ns", "resourceVersion": "7", "labels": map[string]any{"kro.run/owned": "true"}}}},
+		"AppliedMetadataOnlyProtobuf": {code: 200, metadataOnly: true, answer: protobufAnswer(t, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+			Name: "a", Namespace: "ns", ResourceVersion: "7", Labels: map[string]string{"kro.run/owned": "true"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kro.run/applyset", Operation: "Apply", FieldsType: "FieldsV1",
+				FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:k":{}}}`)}}}}}),
+			want: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": "a", "namespace": "ns", "resourceVersion": "7", "labels": map[string]any{"kro.run/owned": "true"}}}},
 		"Invalid": {code: 422, answer: `{"apiVersion":"v1","kind":"Status","status":"Failure","reason":"Invalid","code":422,` +
 			`"message":"ConfigMap \"a\" is invalid: spec.ports[0].port: Invalid value: 70000"}`, wantErr: "70000"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var request string
+			var request, accept string
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 				request = req.Method + " " + req.URL.Path + "?" + req.URL.RawQuery + " " + req.Header.Get("Content-Type")
-				w.Header().Set("Content-Type", "application/json")
+				accept = req.Header.Get("Accept")
+				w.Header().Set("Content-Type", contentTypeOf(tc.answer))
 				w.WriteHeader(tc.code)
 				_, _ = w.Write([]byte(tc.answer))
 			}))
@@ -152,6 +175,10 @@ func TestApplyObject(t *testing.T) {
 			got, err := r.applyObject(context.Background(), schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, ownedObject("a", "n", "set", false), tc.metadataOnly)
 			if want := "PATCH /api/v1/namespaces/ns/configmaps/a?fieldManager=kro.run%2Fapplyset&force=true application/apply-patch+yaml"; request != want {
 				t.Errorf("request %q, want %q", request, want)
+			}
+			// Only the metadata of a metadata-only kind is asked for; kro reads the rest of others.
+			if wantMeta := tc.metadataOnly; (accept == metadataAnswer) != wantMeta {
+				t.Errorf("Accept %q, metadata only %v", accept, wantMeta)
 			}
 			if tc.wantErr != "" {
 				if err == nil || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.wantErr) {
@@ -167,4 +194,30 @@ func TestApplyObject(t *testing.T) {
 			}
 		})
 	}
+}
+
+// protobufAnswer is obj as the API server encodes an answer in protobuf.
+func protobufAnswer(t *testing.T, obj runtime.Object) string {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	metav1.AddMetaToScheme(scheme)
+	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
+	kinds, _, err := scheme.ObjectKinds(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(kinds[0])
+	var b strings.Builder
+	if err := protobuf.NewSerializer(scheme, scheme).Encode(obj, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// contentTypeOf is the Content-Type of an answer made by protobufAnswer or written as JSON.
+func contentTypeOf(answer string) string {
+	if strings.HasPrefix(answer, "{") {
+		return "application/json"
+	}
+	return "application/vnd.kubernetes.protobuf"
 }

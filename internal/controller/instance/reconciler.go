@@ -261,10 +261,11 @@ func (r *Reconciler) patchInstance(ctx context.Context, inst *unstructured.Unstr
 	if err != nil {
 		return err
 	}
-	res := objectRequest(rc.Patch(types.MergePatchType), gvr, inst.GetNamespace(), inst.GetName()).Body(patch).Do(ctx)
+	req := objectRequest(rc.Patch(types.MergePatchType), gvr, inst.GetNamespace(), inst.GetName()).Body(patch)
 	if !keepAnswer {
-		return res.Error()
+		return req.SetHeader("Accept", metadataAnswer).Do(ctx).Error()
 	}
+	res := req.Do(ctx)
 	raw, err := answer(res)
 	if err != nil {
 		return err
@@ -373,7 +374,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 }
 
 // patchStatus sends a merge patch of the instance's status subresource from its current
-// status to desired, and sets desired on inst. The answer is not read.
+// status to desired, and sets desired on inst. The answer is not read: only its metadata is asked for.
 func (r *Reconciler) patchStatus(ctx context.Context, inst *unstructured.Unstructured, desired map[string]any) error {
 	current, _, _ := unstructured.NestedMap(inst.Object, "status")
 	patch, err := json.Marshal(map[string]any{"status": mergePatchOf(current, desired)})
@@ -392,7 +393,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, inst *unstructured.Unstruc
 		return err
 	}
 	return objectRequest(rc.Patch(types.MergePatchType), gvr, inst.GetNamespace(), inst.GetName()).SubResource("status").
-		Body(patch).Do(ctx).Error()
+		SetHeader("Accept", metadataAnswer).Body(patch).Do(ctx).Error()
 }
 
 // errConflict marks an object that belongs to another ApplySet.
