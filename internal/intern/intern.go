@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
 // Options configure a Table.
@@ -179,28 +178,30 @@ func (t *Table) Len() int {
 // Transform is the transform of kro's informer caches: managedFields and the copy of the
 // object kubectl apply leaves in an annotation are dropped (kro never reads them; they are
 // often the largest part of an object), and the rest is interned.
+//
+// An Unstructured's managed fields are deleted from its map: asking it for them first (as
+// controller-runtime's TransformStripManagedFields does) would convert every entry to a typed
+// one only to drop it.
 func (t *Table) Transform() toolscache.TransformFunc {
-	strip := cache.TransformStripManagedFields()
 	return func(in any) (any, error) {
-		out, err := strip(in)
-		if err != nil {
-			return out, err
-		}
-		switch o := out.(type) {
+		switch o := in.(type) {
 		case *unstructured.Unstructured:
 			if meta, ok := o.Object["metadata"].(map[string]any); ok {
+				delete(meta, "managedFields")
 				if annotations, ok := meta["annotations"].(map[string]any); ok {
 					delete(annotations, corev1.LastAppliedConfigAnnotation)
 				}
 			}
 			t.Object(o.Object)
 		case *metav1.PartialObjectMetadata:
+			o.ManagedFields = nil
 			delete(o.Annotations, corev1.LastAppliedConfigAnnotation)
 			t.Metadata(&o.ObjectMeta)
 		case metav1.Object:
 			// Typed objects (RGDs, GraphRevisions, CRDs): their annotations map is their own.
+			o.SetManagedFields(nil)
 			delete(o.GetAnnotations(), corev1.LastAppliedConfigAnnotation)
 		}
-		return out, nil
+		return in, nil
 	}
 }

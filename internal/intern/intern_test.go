@@ -221,19 +221,26 @@ func TestTransformSharesLabelMaps(t *testing.T) {
 	}
 }
 
-// TestTransformDropsLastApplied: the copy of an object kubectl apply leaves in an annotation is
-// dropped from cached objects, whole and metadata-only; other annotations stay.
-func TestTransformDropsLastApplied(t *testing.T) {
+// TestTransformDropsWhatKroNeverReads: managed fields and the copy of an object kubectl apply
+// leaves in an annotation are dropped from cached objects, whole, metadata-only and typed; other
+// annotations stay.
+func TestTransformDropsWhatKroNeverReads(t *testing.T) {
 	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 	annotations := func() map[string]string { return map[string]string{lastApplied: "{}", "team": "x"} }
+	managed := func() []metav1.ManagedFieldsEntry {
+		return []metav1.ManagedFieldsEntry{{Manager: "kro", Operation: "Apply", FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}}}
+	}
 	tbl := New(Options{})
 	for name, obj := range map[string]metav1.Object{
 		"whole": &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": "a", "annotations": map[string]any{lastApplied: `{"data":{}}`, "team": "x"}},
+			"metadata": map[string]any{"name": "a", "annotations": map[string]any{lastApplied: `{"data":{}}`, "team": "x"},
+				"managedFields": []any{map[string]any{"manager": "kro", "operation": "Apply", "fieldsType": "FieldsV1",
+					"fieldsV1": map[string]any{"f:data": map[string]any{}}}}},
 		}},
-		"metadata-only": &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: annotations()}},
-		"typed":         &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: annotations()}},
+		"metadata-only": &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: annotations(), ManagedFields: managed()}},
+		"typed":         &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: annotations(), ManagedFields: managed()}},
 	} {
 		out, err := tbl.Transform()(obj)
 		if err != nil {
@@ -241,6 +248,34 @@ func TestTransformDropsLastApplied(t *testing.T) {
 		}
 		if diff := cmp.Diff(map[string]string{"team": "x"}, out.(metav1.Object).GetAnnotations()); diff != "" {
 			t.Errorf("%s object's annotations (-want +got):\n%s", name, diff)
+		}
+		if got := out.(metav1.Object).GetManagedFields(); got != nil {
+			t.Errorf("%s object kept its managed fields: %v", name, got)
+		}
+	}
+}
+
+// BenchmarkTransform: an informer event of a whole object with managed fields through the
+// cache's transform (the object is reused: its managed fields are put back each time).
+func BenchmarkTransform(b *testing.B) {
+	tbl := New(Options{})
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON([]byte(childJSON("a", "u1", "1"))); err != nil {
+		b.Fatal(err)
+	}
+	meta := obj.Object["metadata"].(map[string]any)
+	// As kro's apply leaves them.
+	managed := []any{map[string]any{"manager": "kro.run/applyset", "operation": "Apply", "apiVersion": "v1",
+		"time": "2026-11-30T04:12:46Z", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{
+			"f:data":     map[string]any{"f:long": map[string]any{}, "f:value": map[string]any{}},
+			"f:metadata": map[string]any{"f:labels": map[string]any{"f:kro.run/instance-name": map[string]any{}, "f:kro.run/owned": map[string]any{}}},
+		}}}
+	transform := tbl.Transform()
+	b.ReportAllocs()
+	for b.Loop() {
+		meta["managedFields"] = managed
+		if _, err := transform(obj); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
