@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -402,8 +403,7 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		if err == nil {
 			replaced = live.GetResourceVersion()
 		}
-		applied := desired.DeepCopy()
-		applied.SetResourceVersion(guard)
+		applied := withResourceVersion(desired, guard)
 		ctrl.LoggerFrom(ctx).V(1).Info("Applying resource", "node", n.ID, "kind", n.GVK.Kind, "name", desired.GetName(), "namespace", desired.GetNamespace())
 		key := keyOf(applied)
 		if guard != "" {
@@ -436,6 +436,24 @@ func (r *Reconciler) apply(ctx context.Context, g *graph.Graph, n *graph.Node, d
 		live.SetGroupVersionKind(n.GVK)
 		err = r.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	}
+}
+
+// withResourceVersion is desired to be sent with resourceVersion rv (none when rv is empty),
+// desired itself left as it is: only the maps on the way to the field are copied, since the
+// copy is only encoded.
+func withResourceVersion(desired *unstructured.Unstructured, rv string) *unstructured.Unstructured {
+	obj := maps.Clone(desired.Object)
+	meta, _ := obj["metadata"].(map[string]any)
+	meta = maps.Clone(meta)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	delete(meta, "resourceVersion")
+	if rv != "" {
+		meta["resourceVersion"] = rv
+	}
+	obj["metadata"] = meta
+	return &unstructured.Unstructured{Object: obj}
 }
 
 // holdsDesired reports whether live, an object of kro's ApplySet, holds desired already, so
