@@ -231,3 +231,39 @@ func TestEvaluateRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluateFinalizerFloor: when the floor with kro's finalizer protocol ran, the rows
+// compared with the floor say where kro stands against it too; the verdicts stay against the
+// unthrottled floor. Without it, no such note.
+func TestEvaluateFinalizerFloor(t *testing.T) {
+	r := &Results{Config: config{S1Count: 50, S2Counts: []int{1000}, S2Large: 10000}}
+	r.add(result("kro", 20, 4, 4.6, 36, 95, 450, 14, 25))
+	r.add(result("floor-unthrottled", 18, 2, 2, 30, 80, 400, 8, 1))
+	r.add(result("floor-finalizer", 19, 3.2, 3.2, 32, 85, 420, 12.5, 12.6))
+	r.evaluate()
+	for _, c := range []struct{ prefix, note string }{
+		{"S6 1000: delete -> all children gone", "floor-finalizer 12.50 s: kro 1.12x of it"},
+		{"S6 1000: delete -> all instances gone", "floor-finalizer 12.60 s: kro 1.98x of it"},
+		{"S2 1000: controller CPU/instance", "floor-finalizer 3.20 ms: kro 1.25x of it"},
+		{"S6 1000: apiserver CPU/instance (delete)", "floor-finalizer 32.00 ms: kro 1.12x of it"},
+	} {
+		x := find(t, r.Targets, c.prefix)
+		if x.Note != c.note || !strings.HasPrefix(x.RefName, "floor-unthrottled") {
+			t.Errorf("%s: note %q against %s, want %q against floor-unthrottled", c.prefix, x.Note, x.RefName, c.note)
+		}
+	}
+	if x := find(t, r.Targets, "S2 10000: controller CPU/instance <= 1.1x"); !strings.HasSuffix(x.Note, "floor-finalizer's: 1.00x") {
+		t.Errorf("linearity note %q, want the finalizer floor's own ratio too", x.Note)
+	}
+	if x := find(t, r.Targets, "S6 1000: delete -> all children gone"); x.Met {
+		t.Errorf("S6 children gone 14 s met against the unthrottled floor's 8 s (limit 12 s)")
+	}
+
+	r = &Results{Config: config{S1Count: 50, S2Counts: []int{1000}, S2Large: 10000}}
+	r.add(result("kro", 20, 4, 4.6, 36, 95, 450, 14, 25))
+	r.add(result("floor-unthrottled", 18, 2, 2, 30, 80, 400, 8, 1))
+	r.evaluate()
+	if x := find(t, r.Targets, "S6 1000: delete -> all children gone"); x.Note != "" {
+		t.Errorf("note %q without the finalizer floor", x.Note)
+	}
+}
