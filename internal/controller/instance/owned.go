@@ -182,7 +182,7 @@ func (r *Reconciler) removeOwned(ctx context.Context, objs []client.Object, setI
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(maxParallelDeletes)
 	for _, obj := range objs {
-		if obj.GetLabels()[metadata.ApplySetPartOfLabel] != setID {
+		if labelOf(obj, metadata.ApplySetPartOfLabel) != setID {
 			continue
 		}
 		if obj.GetDeletionTimestamp() != nil {
@@ -190,14 +190,17 @@ func (r *Reconciler) removeOwned(ctx context.Context, objs []client.Object, setI
 			continue
 		}
 		eg.Go(func() error {
-			log := ctrl.LoggerFrom(ctx).WithValues("reason", reason, "node", obj.GetLabels()[metadata.NodeIDLabel], "kind", obj.GetObjectKind().GroupVersionKind().Kind, "name", objectName(obj))
+			// Passed to the one line logged, not bound to a logger: WithValues would encode them
+			// into a new logger per object.
+			about := []any{"reason", reason, "node", labelOf(obj, metadata.NodeIDLabel),
+				"kind", obj.GetObjectKind().GroupVersionKind().Kind, "name", objectName(obj)}
 			var err error
 			gone := true
-			if v1alpha1.DeletionPolicy(obj.GetAnnotations()[metadata.DeletionPolicyAnnotation]).Orphans() {
-				log.Info("Releasing resource (deletionPolicy Orphan)")
+			if v1alpha1.DeletionPolicy(annotationOf(obj, metadata.DeletionPolicyAnnotation)).Orphans() {
+				ctrl.LoggerFrom(ctx).Info("Releasing resource (deletionPolicy Orphan)", about...)
 				err = r.release(ctx, obj)
 			} else {
-				log.Info("Deleting resource")
+				ctrl.LoggerFrom(ctx).Info("Deleting resource", about...)
 				gone, err = r.deleteObject(ctx, obj)
 			}
 			switch {
