@@ -3,7 +3,6 @@ package instance
 import (
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -48,13 +47,7 @@ func TestTakenObjects(t *testing.T) {
 					o := ownedObject("a", "n", e.set, false)
 					o.SetUID(e.uid)
 					if e.metadata {
-						m := &metav1.PartialObjectMetadata{}
-						m.SetGroupVersionKind(o.GroupVersionKind())
-						m.SetNamespace(o.GetNamespace())
-						m.SetName(o.GetName())
-						m.SetUID(o.GetUID())
-						m.SetLabels(o.GetLabels())
-						r.Echo(m, e.deleted)
+						r.Echo(metadataObject(o), e.deleted)
 						continue
 					}
 					r.Echo(o, e.deleted)
