@@ -161,15 +161,21 @@ type RESTClients struct {
 
 // NewRESTClients returns the REST clients of cfg, the instance reconciler's Options.REST.
 func NewRESTClients(cfg *rest.Config) *RESTClients {
+	return &RESTClients{
+		cfg:      dynamic.ConfigFor(cfg),
+		clients:  map[schema.GroupVersionResource]rest.Interface{},
+		protobuf: metaProtobuf(),
+	}
+}
+
+// metaProtobuf is the protobuf serializer of the meta types an answer asked for with
+// metadataAnswer can be: PartialObjectMetadata and Status.
+func metaProtobuf() *protobuf.Serializer {
 	scheme := runtime.NewScheme()
 	// Neither can fail: they register the meta types, which have no conversions to clash.
 	utilruntime.Must(metav1.AddMetaToScheme(scheme))
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
-	return &RESTClients{
-		cfg:      dynamic.ConfigFor(cfg),
-		clients:  map[schema.GroupVersionResource]rest.Interface{},
-		protobuf: protobuf.NewSerializer(scheme, scheme),
-	}
+	return protobuf.NewSerializer(scheme, scheme)
 }
 
 // metadataAnswer is the Accept header of a write whose answer kro reads only the metadata of,

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -199,16 +198,14 @@ func TestApplyObject(t *testing.T) {
 // protobufAnswer is obj as the API server encodes an answer in protobuf.
 func protobufAnswer(t *testing.T, obj runtime.Object) string {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	metav1.AddMetaToScheme(scheme)
-	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
-	kinds, _, err := scheme.ObjectKinds(obj)
-	if err != nil {
-		t.Fatal(err)
+	switch obj.(type) {
+	case *metav1.Status:
+		obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Status"})
+	default:
+		obj.GetObjectKind().SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("PartialObjectMetadata"))
 	}
-	obj.GetObjectKind().SetGroupVersionKind(kinds[0])
 	var b strings.Builder
-	if err := protobuf.NewSerializer(scheme, scheme).Encode(obj, &b); err != nil {
+	if err := metaProtobuf().Encode(obj, &b); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()

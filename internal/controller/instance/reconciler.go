@@ -374,7 +374,8 @@ func (r *Reconciler) writeStatus(ctx context.Context, inst *unstructured.Unstruc
 }
 
 // patchStatus sends a merge patch of the instance's status subresource from its current
-// status to desired, and sets desired on inst. The answer is not read: only its metadata is asked for.
+// status to desired, and sets desired on inst. The answer is not read: only its metadata is
+// asked for.
 func (r *Reconciler) patchStatus(ctx context.Context, inst *unstructured.Unstructured, desired map[string]any) error {
 	current, _, _ := unstructured.NestedMap(inst.Object, "status")
 	patch, err := json.Marshal(map[string]any{"status": mergePatchOf(current, desired)})
